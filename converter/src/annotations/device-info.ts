@@ -1,0 +1,26 @@
+// Pure. The device-info map (k8snetworkplumbingwg device-info-spec 1.1.0 section 3) as it appears
+// in network-status entries and in KubeVirt's network-info annotation.
+
+import { z } from 'zod';
+
+export const VhostUserDeviceSchema = z.looseObject({
+  /** Container side per the spec: `server` = the pod creates the socket. */
+  mode: z.string(),
+  /** Absolute, or a bare file name relative to the pod's socket directory. */
+  path: z.string(),
+});
+
+export const DeviceInfoSchema = z.looseObject({
+  type: z.string(),
+  /** `1.1.0`, `1.0.0`, `v1.0.0` (seen in the wild) or absent (Juniper's CNI). */
+  version: z.string().optional(),
+  'vhost-user': VhostUserDeviceSchema.optional(),
+});
+
+export type DeviceInfo = z.output<typeof DeviceInfoSchema>;
+export type VhostUserDevice = z.output<typeof VhostUserDeviceSchema>;
+
+/** Versions of the spec whose vhost-user section we understand: any 1.x, with or without `v`. */
+export function isSupportedDeviceInfoVersion(version: string | undefined): boolean {
+  return version === undefined || /^v?1\.\d+\.\d+$/.test(version);
+}

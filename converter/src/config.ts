@@ -1,0 +1,79 @@
+// Pure. The converter's settings: a zod schema with defaults, parsed once from a partial object
+// (API callers) or from CLI flags. Out-of-range values fail with E_CONFIG naming the setting.
+
+import { z } from 'zod';
+import { DEFAULT_BINDING_NAMES } from './binding.js';
+import { ConverterError } from './errors.js';
+import type { LibvirtSourceMode } from './model.js';
+import { describeZodError } from './annotations/json.js';
+
+/** Where the webhook mounts the `shared-dir` volume in the compute container (seed 002). */
+export const DEFAULT_SOCKET_DIR = '/var/lib/cni/usrcni/';
+export const DEFAULT_QUEUE_SIZE = 1024;
+export const DEFAULT_WAIT_MS = 60_000;
+export const DEFAULT_POLL_MS = 500;
+
+const LibvirtMode = z.enum(['server', 'client']);
+
+/**
+ * Maps a vhost-user mode as an annotation states it (the container side, device-info-spec
+ * 3.1.5.1: `server` = the pod creates the socket) to libvirt's `<source mode>` (`server` = QEMU
+ * creates the socket). The default is the identity, which is what the spec means; CNIs that
+ * report the host side instead can be served by swapping the two.
+ */
+const ModeMapSchema = z
+  .object({
+    server: LibvirtMode.default('server'),
+    client: LibvirtMode.default('client'),
+  })
+  .strict();
+
+const QueueSize = z
+  .number()
+  .int()
+  .refine((n) => n >= 256 && n <= 1024 && (n & (n - 1)) === 0, { message: 'must be a power of two in [256, 1024]' });
+
+export const ConverterConfigSchema = z
+  .object({
+    /** `binding: {name}` values treated as vhost-user (besides `vhostuser: {}`). */
+    bindingNames: z.array(z.string().min(1)).min(1).default([...DEFAULT_BINDING_NAMES]),
+    /** Socket directory inside the pod, used when `userspace/mapped-dir` is absent. */
+    socketDir: z.string().startsWith('/', { message: 'must be an absolute path' }).default(DEFAULT_SOCKET_DIR),
+    /** Annotation mode -> libvirt mode, per source: device-info and userspace configuration-data. */
+    modeMap: z
+      .object({
+        deviceInfo: ModeMapSchema.prefault({}),
+        configurationData: ModeMapSchema.prefault({}),
+      })
+      .strict()
+      .prefault({}),
+    rxQueueSize: QueueSize.default(DEFAULT_QUEUE_SIZE),
+    txQueueSize: QueueSize.default(DEFAULT_QUEUE_SIZE),
+    /** How long to wait for the CNI annotations to appear. */
+    waitMs: z.number().int().min(0).default(DEFAULT_WAIT_MS),
+    /** Re-read interval while waiting, in case directory events are missed. */
+    pollMs: z.number().int().min(10).default(DEFAULT_POLL_MS),
+    /** Namespace for bare NAD names when the VMI has none. */
+    namespace: z.string().min(1).optional(),
+  })
+  .strict();
+
+export type ConverterConfig = z.output<typeof ConverterConfigSchema>;
+export type ConverterConfigInput = z.input<typeof ConverterConfigSchema>;
+export type ModeMap = Readonly<Record<'server' | 'client', LibvirtSourceMode>>;
+
+/**
+ * Fills defaults and checks ranges.
+ *
+ * @throws ConverterError E_CONFIG, e.g. `invalid converter settings: rxQueueSize: must be a power of two in [256, 1024]`.
+ * @example parseConverterConfig({ socketDir: '/run/vhost/' }).rxQueueSize // 1024
+ */
+export function parseConverterConfig(input: unknown = {}): ConverterConfig {
+  const result = ConverterConfigSchema.safeParse(input ?? {});
+  if (!result.success) {
+    throw new ConverterError('E_CONFIG', `invalid converter settings: ${describeZodError(result.error)}`, {
+      hint: 'see docs/converter.md for the settings and their ranges',
+    });
+  }
+  return result.data;
+}

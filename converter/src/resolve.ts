@@ -1,0 +1,202 @@
+// Pure. Resolves every vhost-user interface of a VMI against its pod's annotations: VMI interface
+// -> network -> NAD -> pod interface -> socket path and mode, plus the NIC facts (MAC, model,
+// queues, MTU, PCI address). Facts that are not there yet are reported as pending, not thrown,
+// so that the caller can wait for the CNI to write them.
+
+import { posix } from 'node:path';
+import { isVhostUserInterface } from './binding.js';
+import type { ConverterConfig, ModeMap } from './config.js';
+import { ConverterError } from './errors.js';
+import type { ResolvedInterface } from './model.js';
+import { isSupportedDeviceInfoVersion, type DeviceInfo } from './annotations/device-info.js';
+import { formatNadRef, parseNadName, type NadRef } from './annotations/nad-name.js';
+import { findPodInterface, findStatusEntry } from './annotations/pod-interface.js';
+import { readPodAnnotations, type PodAnnotations } from './annotations/pod-annotations.js';
+import { countVcpus, parsePciAddress, podInterfaceNameCandidates, virtioModelOf, type Vmi, type VmiInterface } from './vmi.js';
+
+/** KubeVirt caps `<driver queues>` at the tap device maximum (virtio-queues.go). */
+export const MAX_QUEUES = 256;
+
+/** A vhost-user interface whose facts are not in the annotations yet. */
+export interface PendingInterface {
+  readonly iface: string;
+  readonly error: ConverterError;
+}
+
+export interface ResolveOutcome {
+  readonly resolved: readonly ResolvedInterface[];
+  readonly pending: readonly PendingInterface[];
+}
+
+interface Context {
+  readonly vmi: Vmi;
+  readonly pod: PodAnnotations;
+  readonly config: ConverterConfig;
+  readonly namespace?: string;
+}
+
+/** vhost-user interfaces of the VMI in spec order, hot-unplugged (`state: absent`) ones left out. */
+export function vhostUserInterfaces(vmi: Vmi, bindingNames: readonly string[]): VmiInterface[] {
+  return (vmi.spec.domain.devices?.interfaces ?? []).filter((i) => i.state !== 'absent' && isVhostUserInterface(i, bindingNames));
+}
+
+/**
+ * Resolves what can be resolved now. Problems that waiting cannot fix (unknown network, bad
+ * annotation JSON, unmappable mode, ...) are thrown; missing CNI facts are returned as pending.
+ */
+export function resolveAvailable(annotations: ReadonlyMap<string, string>, vmi: Vmi, config: ConverterConfig): ResolveOutcome {
+  const ifaces = vhostUserInterfaces(vmi, config.bindingNames);
+  if (ifaces.length === 0) return { resolved: [], pending: [] };
+  const namespace = vmi.metadata?.namespace ?? config.namespace;
+  const ctx: Context = { vmi, pod: readPodAnnotations(annotations), config, ...(namespace !== undefined ? { namespace } : {}) };
+  const resolved: ResolvedInterface[] = [];
+  const pending: PendingInterface[] = [];
+  for (const iface of ifaces) {
+    const result = resolveOne(ctx, iface);
+    if (result instanceof ConverterError) pending.push({ iface: iface.name, error: result });
+    else resolved.push(result);
+  }
+  return { resolved, pending };
+}
+
+/**
+ * Resolves every vhost-user interface of the VMI, in VMI spec order.
+ *
+ * @throws ConverterError for the first interface that cannot be resolved.
+ */
+export function resolveInterfaces(annotations: ReadonlyMap<string, string>, vmi: Vmi, config: ConverterConfig): ResolvedInterface[] {
+  const outcome = resolveAvailable(annotations, vmi, config);
+  const first = outcome.pending[0];
+  if (first !== undefined) throw first.error;
+  return [...outcome.resolved];
+}
+
+function resolveOne(ctx: Context, iface: VmiInterface): ResolvedInterface | ConverterError {
+  const { vmi, pod, config } = ctx;
+  const network = (vmi.spec.networks ?? []).find((n) => n.name === iface.name);
+  if (network === undefined) {
+    throw new ConverterError('E_NETWORK_NOT_FOUND', `interface '${iface.name}': no network named '${iface.name}' in spec.networks`, {
+      iface: iface.name,
+      hint: 'each interface needs a network of the same name',
+    });
+  }
+  if (network.multus === undefined) {
+    throw new ConverterError('E_NOT_MULTUS', `interface '${iface.name}': network '${network.name}' is not a Multus network`, {
+      iface: iface.name,
+      hint: 'bind vhost-user interfaces to a network with multus.networkName',
+    });
+  }
+  const nad = parseNadName(network.multus.networkName, ctx.namespace);
+  const statusName = vmi.status?.interfaces?.find((s) => s.name === iface.name)?.podInterfaceName;
+  const podIface = findPodInterface(pod, {
+    iface: iface.name,
+    network: network.name,
+    nad,
+    ...podInterfaceNameCandidates(vmi, network.name),
+    ...(ctx.namespace !== undefined ? { namespace: ctx.namespace } : {}),
+    ...(statusName !== undefined ? { statusName } : {}),
+  });
+  if (podIface === undefined) {
+    return new ConverterError(
+      'E_POD_INTERFACE_NOT_FOUND',
+      `interface '${iface.name}': no pod interface for network '${network.name}' (NAD ${formatNadRef(nad)}) in network-status, networks or userspace/configuration-data`,
+      { iface: iface.name, hint: 'check that Multus attached the NAD to the pod' },
+    );
+  }
+  const status = findStatusEntry(pod, podIface.name, nad, ctx.namespace);
+  const info = pod.networkInfo?.find((n) => n.network === network.name);
+  const socket = findSocket(ctx, iface.name, podIface.name, nad, [status?.['device-info'], info?.deviceInfo]);
+  if (socket instanceof ConverterError) return socket;
+
+  const mac = (iface.macAddress ?? status?.mac ?? info?.mac)?.trim();
+  const mtu = status?.mtu ?? info?.mtu;
+  const queues = vmi.spec.domain.devices?.networkInterfaceMultiqueue === true ? Math.min(countVcpus(vmi), MAX_QUEUES) : 0;
+  return {
+    vmiInterface: iface.name,
+    network: network.name,
+    podInterface: podIface.name,
+    socketPath: socket.path,
+    mode: socket.mode,
+    model: virtioModelOf(vmi, iface),
+    rxQueueSize: config.rxQueueSize,
+    txQueueSize: config.txQueueSize,
+    ...(mac !== undefined && mac !== '' ? { mac } : {}),
+    ...(mtu !== undefined ? { mtu } : {}),
+    ...(queues > 0 ? { queues } : {}),
+    ...(iface.pciAddress !== undefined && iface.pciAddress !== '' ? { pciAddress: parsePciAddress(iface.pciAddress, iface.name) } : {}),
+    ...(iface.acpiIndex !== undefined && iface.acpiIndex > 0 ? { acpiIndex: iface.acpiIndex } : {}),
+    ...(iface.bootOrder !== undefined ? { bootOrder: iface.bootOrder } : {}),
+  };
+}
+
+interface Socket {
+  readonly path: string;
+  readonly mode: ResolvedInterface['mode'];
+}
+
+/** device-info first (network-status, then network-info), else userspace configuration-data. */
+function findSocket(
+  ctx: Context,
+  iface: string,
+  podIface: string,
+  nad: NadRef,
+  deviceInfos: readonly (DeviceInfo | undefined)[],
+): Socket | ConverterError {
+  const { pod, config } = ctx;
+  const socketDir = pod.mappedDir ?? config.socketDir;
+  const device = deviceInfos.find((d) => d?.type === 'vhost-user');
+  if (device !== undefined) {
+    const where = `interface '${iface}': device-info of pod interface ${podIface}`;
+    if (!isSupportedDeviceInfoVersion(device.version)) {
+      throw new ConverterError('E_ANNOTATION_SCHEMA', `${where}: unsupported device-info version '${device.version}'`, {
+        iface,
+        hint: 'device-info-spec 1.x is supported',
+      });
+    }
+    const vhost = device['vhost-user'];
+    if (vhost === undefined) {
+      throw new ConverterError('E_ANNOTATION_SCHEMA', `${where}: type vhost-user without a "vhost-user" section`, { iface });
+    }
+    return { path: joinSocketPath(socketDir, vhost.path), mode: mapMode(vhost.mode, config.modeMap.deviceInfo, `${where}: mode`, iface) };
+  }
+  const entry = pod.configurationData?.find((c) => c.ifName === podIface);
+  if (entry !== undefined) {
+    const where = `interface '${iface}': userspace/configuration-data for ${podIface}`;
+    const iftype = entry.config?.iftype;
+    if (iftype !== undefined && iftype !== 'vhostuser') {
+      throw new ConverterError('E_SOCKET_NOT_FOUND', `${where} is iftype '${iftype}', not vhostuser`, {
+        iface,
+        hint: 'set container.iftype to vhostuser in the NetworkAttachmentDefinition',
+      });
+    }
+    const vhost = entry.config?.vhost;
+    if (vhost?.socketfile === undefined || vhost.socketfile === '') {
+      throw new ConverterError('E_SOCKET_NOT_FOUND', `${where} has no vhost.socketfile`, { iface });
+    }
+    if (vhost.mode === undefined || vhost.mode === '') {
+      throw new ConverterError('E_MODE', `${where} has no vhost.mode`, {
+        iface,
+        hint: 'set container.vhost.mode (normally server) in the NetworkAttachmentDefinition',
+      });
+    }
+    return { path: joinSocketPath(socketDir, vhost.socketfile), mode: mapMode(vhost.mode, config.modeMap.configurationData, `${where}: vhost.mode`, iface) };
+  }
+  const otherType = deviceInfos.find((d) => d !== undefined)?.type;
+  return new ConverterError(
+    'E_SOCKET_NOT_FOUND',
+    `interface '${iface}': no vhost-user socket for pod interface ${podIface} (NAD ${formatNadRef(nad)}): ` +
+      (otherType !== undefined ? `device-info is type '${otherType}', ` : 'no vhost-user device-info, ') +
+      `no userspace/configuration-data entry with ifName ${podIface}`,
+    { iface, hint: 'the NAD must use a vhost-user CNI (userspace CNI, or one that reports device-info)' },
+  );
+}
+
+/** Absolute paths stay; bare names are joined to the socket directory (never by concatenation). */
+function joinSocketPath(dir: string, path: string): string {
+  return path.startsWith('/') ? posix.normalize(path) : posix.join(dir, path);
+}
+
+function mapMode(mode: string, map: ModeMap, where: string, iface: string): ResolvedInterface['mode'] {
+  if (mode === 'server' || mode === 'client') return map[mode];
+  throw new ConverterError('E_MODE', `${where} '${mode}' is neither server nor client`, { iface });
+}
