@@ -33,4 +33,6 @@ COPY proto ./proto
 # keeps the hook socket connectable by the compute container either way.
 USER 107:107
 ENTRYPOINT ["node", "/app/bin/kubevirt-vhostuser.js"]
-CMD ["--help"]
+# KubeVirt starts a binding plugin's sidecarImage with no command or args of its own, so the
+# default must be the sidecar; the webhook Deployment passes `webhook ...` as its args.
+CMD ["hook-sidecar"]
