@@ -1,0 +1,108 @@
+// The `kubevirt-vhostuser hook-sidecar` command: reads flags and env, serves the hook protocol
+// until virt-launcher calls Shutdown or a signal arrives, then exits 0 with the socket removed.
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import type { Subcommand } from '../../../cli/main.js';
+import {
+  BINDING_NAME_ENV,
+  DEFAULT_BINDING_NAME,
+  DEFAULT_PODINFO_DIR,
+  DEFAULT_SOCKET_NAME,
+  DEFAULT_WAIT_SECONDS,
+  HOOK_SOCKET_DIR,
+  KUBEVIRT_CALL_TIMEOUT_SECONDS,
+} from './constants.js';
+import { jsonLogger } from './log.js';
+import { converterRewrite } from './rewrite.js';
+import { startSidecar, type RunningSidecar } from './sidecar.js';
+
+const usage = `Usage: kubevirt-vhostuser hook-sidecar [options]
+
+Serve the KubeVirt hook sidecar of the vhost-user network binding plugin: on OnDefineDomain,
+add an <interface type='vhostuser'> per vhost-user VMI interface to the libvirt domain.
+
+Options:
+  --socket <path>        unix socket to serve on (default: ${HOOK_SOCKET_DIR}/${DEFAULT_SOCKET_NAME})
+  --podinfo <dir>        downward-API directory with the pod's annotations (default: ${DEFAULT_PODINFO_DIR})
+  --wait <seconds>       how long to wait for CNI annotations per call, 0-${KUBEVIRT_CALL_TIMEOUT_SECONDS} (default: ${DEFAULT_WAIT_SECONDS})
+  --binding-name <name>  also serve this binding plugin name (repeatable); the env var
+                         ${BINDING_NAME_ENV} names the main one (default: ${DEFAULT_BINDING_NAME})
+  -h, --help             show this help
+`;
+
+const STOP_SIGNALS = ['SIGTERM', 'SIGINT', 'SIGHUP', 'SIGQUIT'] as const;
+
+export const hookSidecarCommand: Subcommand = {
+  summary: 'serve the KubeVirt hook sidecar (network binding plugin) on a unix socket',
+  async run(argv: string[]): Promise<number> {
+    let flags;
+    try {
+      flags = parseFlags(argv);
+    } catch (err) {
+      return fail(err, 2);
+    }
+    if (flags === 'help') {
+      process.stdout.write(usage);
+      return 0;
+    }
+    const log = jsonLogger({ write: (line) => process.stderr.write(line) });
+    let sidecar: RunningSidecar;
+    try {
+      sidecar = await startSidecar(
+        { socketPath: flags.socket, waitMs: Math.round(flags.waitSeconds * 1000), bindingNames: flags.bindingNames },
+        { log, rewrite: converterRewrite(flags.podinfo) },
+      );
+    } catch (err) {
+      return fail(err, 1);
+    }
+    const onSignal = (signal: NodeJS.Signals): void => void sidecar.stop(signal);
+    for (const s of STOP_SIGNALS) process.on(s, onSignal);
+    await sidecar.stopped;
+    for (const s of STOP_SIGNALS) process.off(s, onSignal);
+    return 0;
+  },
+};
+
+interface Flags {
+  socket: string;
+  podinfo: string;
+  waitSeconds: number;
+  bindingNames: string[];
+}
+
+function parseFlags(argv: string[]): Flags | 'help' {
+  const { values } = parseArgs({
+    args: argv,
+    strict: true,
+    allowPositionals: false,
+    options: {
+      socket: { type: 'string' },
+      podinfo: { type: 'string' },
+      wait: { type: 'string' },
+      'binding-name': { type: 'string', multiple: true },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+  if (values.help === true) return 'help';
+  const waitSeconds = values.wait === undefined ? DEFAULT_WAIT_SECONDS : Number(values.wait);
+  // virt-launcher abandons a call after a minute; a longer wait could never be used.
+  if (values.wait?.trim() === '' || !Number.isFinite(waitSeconds) || waitSeconds < 0 || waitSeconds > KUBEVIRT_CALL_TIMEOUT_SECONDS) {
+    throw new Error(`--wait '${values.wait}' must be a number of seconds from 0 to ${KUBEVIRT_CALL_TIMEOUT_SECONDS}`);
+  }
+  const main = process.env[BINDING_NAME_ENV]?.trim() || DEFAULT_BINDING_NAME;
+  const extras = values['binding-name'] ?? [];
+  const empty = extras.find((n) => n.trim() === '');
+  if (empty !== undefined) throw new Error('--binding-name must not be empty');
+  return {
+    socket: values.socket ?? join(HOOK_SOCKET_DIR, DEFAULT_SOCKET_NAME),
+    podinfo: values.podinfo ?? DEFAULT_PODINFO_DIR,
+    waitSeconds,
+    bindingNames: [...new Set([main, ...extras])],
+  };
+}
+
+function fail(err: unknown, code: number): number {
+  const message = err instanceof Error ? err.message : String(err);
+  process.stderr.write(`error: ${message.replaceAll('\n', ' ')}\n`);
+  return code;
+}

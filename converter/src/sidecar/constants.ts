@@ -1,0 +1,49 @@
+// Pure. Names and limits of KubeVirt's hook sidecar protocol (KubeVirt pkg/hooks/hooks.go,
+// pkg/hooks/info/info.go, pkg/hooks/manager.go) and this sidecar's defaults.
+
+/**
+ * virt-launcher scans `<dir>/<container>/*` for sockets; each sidecar container mounts its own
+ * sub-directory of a shared emptyDir here (KubeVirt mounts it with `subPath: <container name>`).
+ */
+export const HOOK_SOCKET_DIR = '/var/run/kubevirt-hooks';
+/** Our socket's file name; KubeVirt's own binding sidecar uses `passt.sock` the same way. */
+export const DEFAULT_SOCKET_NAME = 'vhostuser.sock';
+/** Where the webhook mounts the downward-API annotations file. */
+export const DEFAULT_PODINFO_DIR = '/etc/podnetinfo';
+/** Env var virt-controller sets on a binding plugin's sidecar container: the binding's name. */
+export const BINDING_NAME_ENV = 'NETWORK_BINDING_PLUGIN_NAME';
+/** Binding name assumed when the env var is absent (e.g. sidecar requested by annotation). */
+export const DEFAULT_BINDING_NAME = 'vhostuser';
+/** Reported by Info; virt-launcher only logs it. */
+export const SIDECAR_NAME = 'kubevirt-vhostuser';
+
+/** Callbacks versions we serve, newest first; virt-launcher picks the newest it knows. */
+export const HOOK_VERSIONS = ['v1alpha3', 'v1alpha2', 'v1alpha1'] as const;
+export type HookVersion = (typeof HOOK_VERSIONS)[number];
+
+export const HookPointName = {
+  OnDefineDomain: 'OnDefineDomain',
+  PreCloudInitIso: 'PreCloudInitIso',
+  Shutdown: 'Shutdown',
+} as const;
+export type HookPointName = (typeof HookPointName)[keyof typeof HookPointName];
+
+/**
+ * We subscribe to Shutdown too: virt-launcher calls it once QEMU has exited, and only
+ * subscribers get it. Without it the sidecar would keep the finished pod running.
+ */
+export const SUBSCRIBED_HOOK_POINTS: readonly { name: HookPointName; priority: number }[] = [
+  { name: HookPointName.OnDefineDomain, priority: 0 },
+  { name: HookPointName.Shutdown, priority: 0 },
+];
+
+/** virt-launcher gives every OnDefineDomain call a one-minute deadline. */
+export const KUBEVIRT_CALL_TIMEOUT_SECONDS = 60;
+/** Default bounded wait for CNI-written annotations to reach the downward-API file. */
+export const DEFAULT_WAIT_SECONDS = 45;
+/** Kept free before the caller's deadline so that our error, not a timeout, reaches KubeVirt. */
+export const DEADLINE_MARGIN_MS = 2_000;
+/** `sun_path` is 108 bytes including the terminating NUL. */
+export const MAX_SOCKET_PATH_BYTES = 107;
+/** How long Shutdown and signals wait for in-flight calls before cancelling them. */
+export const DRAIN_TIMEOUT_MS = 5_000;

@@ -1,0 +1,131 @@
+// The OnDefineDomain hook without gRPC: VMI JSON + domain XML in, rewritten domain XML out.
+// Pure apart from `deps.rewrite`, which reads the pod's annotations (I/O, bounded wait).
+import { isVhostUserInterface } from '../binding.js';
+import { isConverterError, type ConverterErrorCode } from '../errors.js';
+
+/** Transport-neutral failure classes; the gRPC layer maps them to status codes. */
+export const HookStatus = {
+  InvalidArgument: 'INVALID_ARGUMENT', // the request itself is wrong (VMI, domain XML)
+  FailedPrecondition: 'FAILED_PRECONDITION', // the pod is not ready or not set up for vhost-user
+  DeadlineExceeded: 'DEADLINE_EXCEEDED', // the CNI annotations did not appear in time
+  Internal: 'INTERNAL', // a bug
+} as const;
+export type HookStatus = (typeof HookStatus)[keyof typeof HookStatus];
+
+/** A failed hook call: `message` names the VMI, the interface and what is missing. */
+export class HookError extends Error {
+  override name = 'HookError' as const;
+  constructor(
+    readonly status: HookStatus,
+    message: string,
+    /** The converter's code, when the converter raised it. */
+    readonly code?: ConverterErrorCode,
+    options?: ErrorOptions,
+  ) {
+    super(message, options);
+  }
+}
+
+const statusOfCode: Record<ConverterErrorCode, HookStatus> = {
+  E_PODINFO_SYNTAX: HookStatus.FailedPrecondition,
+  E_PODINFO_READ: HookStatus.FailedPrecondition,
+  E_ANNOTATION_JSON: HookStatus.FailedPrecondition,
+  E_ANNOTATION_SCHEMA: HookStatus.FailedPrecondition,
+  E_VMI_INVALID: HookStatus.InvalidArgument,
+  E_NETWORK_NOT_FOUND: HookStatus.InvalidArgument,
+  E_NOT_MULTUS: HookStatus.InvalidArgument,
+  E_POD_INTERFACE_NOT_FOUND: HookStatus.FailedPrecondition,
+  E_SOCKET_NOT_FOUND: HookStatus.FailedPrecondition,
+  E_SOCKET_PATH: HookStatus.FailedPrecondition,
+  E_MODE: HookStatus.FailedPrecondition,
+  E_MAC: HookStatus.InvalidArgument,
+  E_QUEUE_SIZE: HookStatus.InvalidArgument,
+  E_DOMAIN_XML: HookStatus.InvalidArgument,
+  E_MEMORY_PRIVATE: HookStatus.InvalidArgument,
+  E_TIMEOUT: HookStatus.DeadlineExceeded,
+  E_CONFIG: HookStatus.FailedPrecondition,
+};
+
+export interface RewriteRequest {
+  readonly domainXml: string;
+  readonly vmi: Readonly<Record<string, unknown>>;
+  /** How long the converter may wait for CNI annotations. */
+  readonly waitMs: number;
+  readonly bindingNames: readonly string[];
+}
+
+export interface OnDefineDomainDeps {
+  /** Binding plugin names served (the env's name plus extras); `vhostuser: {}` always counts. */
+  readonly bindingNames: readonly string[];
+  /** Rewrites the domain for the VMI's vhost-user interfaces (the converter). */
+  rewrite(req: RewriteRequest): Promise<string>;
+}
+
+/**
+ * Returns the domain with one `<interface type='vhostuser'>` per vhost-user VMI interface.
+ * A VMI without such interfaces gets its domain back byte for byte, without reading podinfo.
+ *
+ * @example await onDefineDomain(domainXml, JSON.stringify(vmi), { bindingNames: ['vhostuser'], rewrite }, 30_000)
+ */
+export async function onDefineDomain(domainXml: string, vmiJson: string, deps: OnDefineDomainDeps, waitMs: number): Promise<string> {
+  const vmi = parseVmi(vmiJson);
+  const where = `VMI ${vmiRef(vmi)}`;
+  const wanted = vhostUserInterfaceNames(vmi, deps.bindingNames, where);
+  if (wanted.length === 0) return domainXml;
+  if (domainXml.trim() === '') throw new HookError(HookStatus.InvalidArgument, `${where}: the domain XML is empty`);
+  try {
+    return await deps.rewrite({ domainXml, vmi, waitMs, bindingNames: deps.bindingNames });
+  } catch (err) {
+    if (isConverterError(err)) {
+      throw new HookError(statusOfCode[err.code] ?? HookStatus.Internal, `${where}: ${err.message}`, err.code, { cause: err });
+    }
+    const reason = err instanceof Error ? err.message : String(err);
+    throw new HookError(HookStatus.Internal, `${where}: unexpected failure rewriting interfaces ${wanted.join(', ')}: ${reason}`, undefined, { cause: err });
+  }
+}
+
+/** Parses the VMI JSON virt-launcher sends; the result is an object, nothing more is assumed. */
+export function parseVmi(vmiJson: string): Record<string, unknown> {
+  let vmi: unknown;
+  try {
+    vmi = JSON.parse(vmiJson);
+  } catch (err) {
+    throw new HookError(HookStatus.InvalidArgument, `the VMI is not valid JSON: ${(err as Error).message}`);
+  }
+  if (typeof vmi !== 'object' || vmi === null || Array.isArray(vmi)) {
+    throw new HookError(HookStatus.InvalidArgument, `the VMI JSON is ${vmi === null ? 'null' : Array.isArray(vmi) ? 'an array' : `a ${typeof vmi}`}; expected a VirtualMachineInstance object`);
+  }
+  return vmi as Record<string, unknown>;
+}
+
+/** Names of the VMI's vhost-user interfaces, in spec order. */
+export function vhostUserInterfaceNames(vmi: Record<string, unknown>, bindingNames: readonly string[], where: string): string[] {
+  const interfaces = at(vmi, ['spec', 'domain', 'devices', 'interfaces']);
+  if (interfaces === undefined) return [];
+  if (!Array.isArray(interfaces)) {
+    throw new HookError(HookStatus.InvalidArgument, `${where}: spec.domain.devices.interfaces is not a list`);
+  }
+  const names: string[] = [];
+  interfaces.forEach((iface: unknown, i) => {
+    if (!isVhostUserInterface(iface, bindingNames)) return;
+    const name = (iface as Record<string, unknown>)['name'];
+    names.push(typeof name === 'string' ? name : `interfaces[${i}]`);
+  });
+  return names;
+}
+
+function vmiRef(vmi: Record<string, unknown>): string {
+  const ns = at(vmi, ['metadata', 'namespace']);
+  const name = at(vmi, ['metadata', 'name']);
+  const n = typeof name === 'string' ? name : '<unnamed>';
+  return typeof ns === 'string' && ns !== '' ? `${ns}/${n}` : n;
+}
+
+function at(obj: unknown, path: readonly string[]): unknown {
+  let cur = obj;
+  for (const key of path) {
+    if (typeof cur !== 'object' || cur === null || Array.isArray(cur)) return undefined;
+    cur = (cur as Record<string, unknown>)[key];
+  }
+  return cur;
+}

@@ -1,0 +1,90 @@
+// I/O edge: runs the hook sidecar on a unix socket: claims the socket path, serves, and on stop
+// (Shutdown call or a signal) drains in-flight calls and removes the socket file.
+import type { Server } from '@grpc/grpc-js';
+import { ServerCredentials } from '@grpc/grpc-js';
+import { DRAIN_TIMEOUT_MS } from './constants.js';
+import type { Logger } from './log.js';
+import { onDefineDomain, type RewriteRequest } from './on-define-domain.js';
+import { loadHookServices, type HookServices } from './proto.js';
+import { buildHookServer } from './server.js';
+import { prepareSocketPath, removeSocket } from './socket.js';
+
+export interface SidecarConfig {
+  readonly socketPath: string;
+  /** Bounded wait for CNI annotations per OnDefineDomain call. */
+  readonly waitMs: number;
+  /** Binding plugin names whose interfaces we rewrite. */
+  readonly bindingNames: readonly string[];
+}
+
+export interface SidecarDeps {
+  readonly log: Logger;
+  /** The converter, bound to the podinfo directory. */
+  readonly rewrite: (req: RewriteRequest) => Promise<string>;
+  /** Defaults to the package's proto/ files. */
+  readonly services?: HookServices;
+}
+
+export interface RunningSidecar {
+  readonly socketPath: string;
+  /** Resolves with the stop reason once the server is down and the socket removed. */
+  readonly stopped: Promise<string>;
+  /** Stops serving; idempotent (later calls wait for the first). */
+  stop(reason: string): Promise<void>;
+}
+
+/**
+ * @example const sidecar = await startSidecar({ socketPath, waitMs: 30_000, bindingNames: ['vhostuser'] }, { log, rewrite });
+ */
+export async function startSidecar(config: SidecarConfig, deps: SidecarDeps): Promise<RunningSidecar> {
+  const { log } = deps;
+  const { socketPath } = config;
+  if ((await prepareSocketPath(socketPath)) === 'replaced-stale') {
+    log.warn('replaced a stale socket left by a previous run', { socket: socketPath });
+  }
+  let resolveStopped: (reason: string) => void = () => {};
+  const stopped = new Promise<string>((resolve) => (resolveStopped = resolve));
+  let stopping: Promise<void> | undefined;
+
+  const server = buildHookServer({
+    services: deps.services ?? loadHookServices(),
+    waitMs: config.waitMs,
+    log,
+    handlers: {
+      onDefineDomain: (domainXml, vmiJson, waitMs) =>
+        onDefineDomain(domainXml, vmiJson, { bindingNames: config.bindingNames, rewrite: deps.rewrite }, waitMs),
+      onShutdown: () => void stop('Shutdown call'),
+    },
+  });
+
+  const stop = (reason: string): Promise<void> =>
+    (stopping ??= (async () => {
+      log.info('stopping', { reason });
+      await drain(server);
+      await removeSocket(socketPath);
+      log.info('stopped', { reason, socket: socketPath });
+      resolveStopped(reason);
+    })());
+
+  await bind(server, socketPath);
+  log.info('serving KubeVirt hook callbacks', { socket: socketPath, bindingNames: config.bindingNames, waitMs: config.waitMs });
+  return { socketPath, stopped, stop };
+}
+
+function bind(server: Server, socketPath: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    // grpc-js spells an absolute unix socket path as unix:///abs/path.
+    server.bindAsync(`unix://${socketPath}`, ServerCredentials.createInsecure(), (err) => (err ? reject(err) : resolve()));
+  });
+}
+
+/** Lets in-flight calls finish (a Shutdown answer among them), then cancels stragglers. */
+function drain(server: Server): Promise<void> {
+  return new Promise((resolve) => {
+    const force = setTimeout(() => server.forceShutdown(), DRAIN_TIMEOUT_MS);
+    server.tryShutdown(() => {
+      clearTimeout(force);
+      resolve();
+    });
+  });
+}

@@ -1,0 +1,116 @@
+// Test helpers for the hook sidecar: a temp socket dir, a running sidecar, and promisified gRPC
+// clients that speak the hook protocol over the real unix socket, as virt-launcher does.
+import { spawnSync } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { credentials, makeGenericClientConstructor, type Client, type ServiceError, type ServiceDefinition } from '@grpc/grpc-js';
+import { loadHookServices, type HookServices } from '../../converter/src/sidecar/proto.js';
+import { jsonLogger, type Logger } from '../../converter/src/sidecar/log.js';
+import { startSidecar, type RunningSidecar, type SidecarDeps } from '../../converter/src/sidecar/sidecar.js';
+import type { HookVersion } from '../../converter/src/sidecar/constants.js';
+
+export const services: HookServices = loadHookServices();
+
+/** A fresh directory for sockets; short, because sun_path holds 107 bytes. */
+export async function socketDir(): Promise<string> {
+  return mkdtemp(join(tmpdir(), 'kvh-'));
+}
+
+/** Collects the sidecar's JSON log lines. */
+export function memoryLog(): { log: Logger; lines: Record<string, unknown>[] } {
+  const lines: Record<string, unknown>[] = [];
+  return { lines, log: jsonLogger({ write: (l) => lines.push(JSON.parse(l) as Record<string, unknown>), level: 'debug' }) };
+}
+
+type Unary = (req: object, opts?: { deadline?: Date }) => Promise<Record<string, unknown>>;
+
+export interface HookClient {
+  call(method: string, req?: object, opts?: { deadline?: Date }): Promise<Record<string, unknown>>;
+  close(): void;
+}
+
+/** A client for one service on the socket. */
+export function hookClient(socketPath: string, service: ServiceDefinition): HookClient {
+  const Ctor = makeGenericClientConstructor(service, 'hooks');
+  const client = new Ctor(`unix://${socketPath}`, credentials.createInsecure()) as Client & Record<string, Function>;
+  const call: HookClient['call'] = (method, req = {}, opts = {}) =>
+    new Promise((resolve, reject) => {
+      const fn = client[method];
+      if (typeof fn !== 'function') throw new Error(`no method ${method}`);
+      fn.call(client, req, opts, (err: ServiceError | null, res: Record<string, unknown>) => (err ? reject(err) : resolve(res)));
+    });
+  return { call, close: () => client.close() };
+}
+
+export interface TestSidecar {
+  readonly dir: string;
+  readonly socketPath: string;
+  readonly sidecar: RunningSidecar;
+  readonly lines: Record<string, unknown>[];
+  readonly info: HookClient;
+  callbacks(version?: HookVersion): HookClient;
+  onDefineDomain: Unary;
+  close(): Promise<void>;
+}
+
+export interface TestSidecarOptions {
+  rewrite: SidecarDeps['rewrite'];
+  bindingNames?: readonly string[];
+  waitMs?: number;
+}
+
+/** Starts a sidecar on a temp socket; `close()` stops it and deletes the directory. */
+export async function startTestSidecar(opts: TestSidecarOptions): Promise<TestSidecar> {
+  const dir = await socketDir();
+  const socketPath = join(dir, 'vhostuser.sock');
+  const { log, lines } = memoryLog();
+  const sidecar = await startSidecar(
+    { socketPath, waitMs: opts.waitMs ?? 2_000, bindingNames: opts.bindingNames ?? ['vhostuser'] },
+    { log, rewrite: opts.rewrite, services },
+  );
+  const clients: HookClient[] = [];
+  const open = (def: ServiceDefinition): HookClient => {
+    const c = hookClient(socketPath, def);
+    clients.push(c);
+    return c;
+  };
+  const info = open(services.info);
+  const v3 = open(services.callbacks.v1alpha3);
+  return {
+    dir,
+    socketPath,
+    sidecar,
+    lines,
+    info,
+    callbacks: (version = 'v1alpha3') => (version === 'v1alpha3' ? v3 : open(services.callbacks[version])),
+    onDefineDomain: (req, o) => v3.call('OnDefineDomain', req, o),
+    async close() {
+      for (const c of clients) c.close();
+      await sidecar.stop('test done');
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** The request virt-launcher sends: both fields as bytes. */
+export function defineRequest(domainXml: string | Buffer, vmi: unknown): { domainXML: Buffer; vmi: Buffer } {
+  return {
+    domainXML: Buffer.isBuffer(domainXml) ? domainXml : Buffer.from(domainXml),
+    vmi: Buffer.isBuffer(vmi) ? vmi : Buffer.from(typeof vmi === 'string' ? vmi : JSON.stringify(vmi)),
+  };
+}
+
+/** The XML text of an OnDefineDomain answer. */
+export function resultXml(res: Record<string, unknown>): string {
+  const bytes = res['domainXML'];
+  if (!Buffer.isBuffer(bytes)) throw new Error('answer has no domainXML bytes');
+  return bytes.toString('utf8');
+}
+
+/** A socket file whose server died without cleaning up, as after a crash or SIGKILL. */
+export function leaveStaleSocket(path: string): void {
+  const script = `require('node:net').createServer().listen(${JSON.stringify(path)}, () => process.kill(process.pid, 'SIGKILL'))`;
+  const res = spawnSync(process.execPath, ['-e', script], { stdio: 'ignore' });
+  if (res.signal !== 'SIGKILL') throw new Error(`helper did not die as planned: ${res.status} ${res.signal}`);
+}
