@@ -1,0 +1,88 @@
+// Pure. Adds or replaces our vhost-user interfaces in a whole libvirt domain and makes guest memory
+// shared, as a list of text edits on the original: every byte outside them is kept, so other
+// devices, other hooks' elements, namespaces, comments, CDATA and quoting survive unchanged.
+import { ConverterError } from '../errors.js';
+import type { ResolvedInterface } from '../model.js';
+import { checkInterfaces } from './checks.js';
+import { applyEdits, appendChildren, insertAfter, layoutOf, type TextEdit } from './edits.js';
+import { aliasFor, buildInterfaceNode, renderNode, type XmlNode } from './emit.js';
+import { planSharedMemory } from './memory.js';
+import { attr, childrenNamed, scanDocument, type XmlElement } from './scan.js';
+import { assertWellFormed } from './tree.js';
+
+function domainError(problem: string, hint: string): ConverterError {
+  return new ConverterError('E_DOMAIN_XML', `domain XML: ${problem}`, { hint });
+}
+
+function aliasOf(iface: XmlElement): string | undefined {
+  const alias = childrenNamed(iface, 'alias')[0];
+  return alias === undefined ? undefined : attr(alias, 'name');
+}
+
+/** Our interfaces already in `<devices>`, by alias; two elements with one of our aliases is an error. */
+function findOurs(devices: XmlElement, ifaces: readonly ResolvedInterface[]): Map<string, XmlElement> {
+  const wanted = new Set(ifaces.map((i) => aliasFor(i.vmiInterface)));
+  const found = new Map<string, XmlElement>();
+  for (const el of childrenNamed(devices, 'interface')) {
+    const alias = aliasOf(el);
+    if (alias === undefined || !wanted.has(alias)) continue;
+    if (found.has(alias)) throw domainError(`two <interface> elements carry alias '${alias}'`, 'remove the duplicate; aliases must be unique');
+    found.set(alias, el);
+  }
+  return found;
+}
+
+/**
+ * The edits that rewriteDomain applies; empty when the domain already says what it should (the
+ * rewrite is idempotent). Replacements equal to the text they replace are left out.
+ */
+export function planDomainEdits(domainXml: string, ifaces: readonly ResolvedInterface[]): TextEdit[] {
+  checkInterfaces(ifaces);
+  assertWellFormed(domainXml);
+  const { root, newline } = scanDocument(domainXml);
+  if (root.name !== 'domain') throw domainError(`the root element is <${root.name}>, not <domain>`, 'pass a libvirt domain definition');
+  const devicesList = childrenNamed(root, 'devices');
+  const devices = devicesList[0];
+  if (devices === undefined) throw domainError('there is no <devices> element', 'a domain needs <devices> to hold the interfaces');
+  if (devicesList.length > 1) throw domainError(`there are ${devicesList.length} <devices> elements`, 'merge them into one');
+
+  const existing = findOurs(devices, ifaces);
+  const edits: TextEdit[] = [];
+  const added: XmlNode[] = [];
+  for (const iface of ifaces) {
+    const node = buildInterfaceNode(iface);
+    const el = existing.get(aliasFor(iface.vmiInterface));
+    if (el === undefined) {
+      added.push(node);
+      continue;
+    }
+    const text = renderNode(node, layoutOf(domainXml, el, newline));
+    if (text !== domainXml.slice(el.start, el.end)) edits.push({ start: el.start, end: el.end, text });
+  }
+  if (added.length > 0) {
+    // Next to the other interfaces, like libvirt groups devices by kind; else at the end of <devices>.
+    const lastInterface = childrenNamed(devices, 'interface').at(-1);
+    edits.push(lastInterface === undefined ? appendChildren(domainXml, devices, added, newline) : insertAfter(domainXml, lastInterface, added, newline));
+  }
+  if (ifaces.length > 0) edits.push(...planSharedMemory(domainXml, root, ifaces.map((i) => i.vmiInterface), newline));
+  return edits;
+}
+
+/**
+ * Returns `domainXml` with one `<interface type='vhostuser'>` per interface, found by its alias
+ * `ua-<vmiInterface>` and replaced in place or added after the last interface, and with shared
+ * guest memory. Everything else is kept byte for byte. Running it on its own output changes nothing.
+ * Throws a ConverterError: E_DOMAIN_XML (malformed, no <devices>), E_MEMORY_PRIVATE, or a check's code.
+ *
+ * @example rewriteDomain(kubevirtDomainXml, [iface]) // the same domain plus our interface and <access mode='shared'/>
+ */
+export function rewriteDomain(domainXml: string, ifaces: readonly ResolvedInterface[]): string {
+  const out = applyEdits(domainXml, planDomainEdits(domainXml, ifaces));
+  try {
+    scanDocument(out);
+  } catch (err) {
+    // Unreachable for well-formed input; a safety net so a bug never hands libvirt broken XML.
+    throw new ConverterError('E_DOMAIN_XML', 'the rewritten domain XML is not well-formed (a converter bug)', {}, { cause: err });
+  }
+  return out;
+}

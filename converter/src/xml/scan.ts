@@ -1,0 +1,253 @@
+// Pure. Reads a whole XML document into an element tree that remembers where every element and
+// attribute sits in the source text, so a rewrite can splice new text in and keep every other
+// byte. Strict where libxml2 (libvirt's parser) is strict and fast-xml-parser's validator is not.
+import { ConverterError } from '../errors.js';
+
+export interface XmlAttr {
+  readonly name: string;
+  /** Value with entity references decoded and whitespace normalized, as an XML parser reports it. */
+  readonly value: string;
+  /** Offset of the first character of the name. */
+  readonly start: number;
+  /** Offset just past the closing quote. */
+  readonly end: number;
+}
+
+export interface XmlElement {
+  readonly name: string;
+  readonly parent: XmlElement | null;
+  readonly attrs: XmlAttr[];
+  readonly children: XmlElement[];
+  /** Offset of `<`. */
+  readonly start: number;
+  /** Offset just past the element name in the start tag. */
+  readonly nameEnd: number;
+  /** Offset just past the start tag (`>` or `/>`). */
+  openEnd: number;
+  /** Offset of `</` (equals openEnd for a self-closing element). */
+  closeStart: number;
+  /** Offset just past the element. */
+  end: number;
+  selfClosing: boolean;
+}
+
+export interface XmlDocument {
+  readonly root: XmlElement;
+  /** The document's own line break, reused for inserted lines. */
+  readonly newline: '\n' | '\r\n';
+}
+
+const NAME = /[A-Za-z_:\u00C0-\uFFFF][-A-Za-z0-9_:.\u00B7\u00C0-\uFFFF]*/y;
+const SPACE = /[ \t\r\n]*/y;
+const REFERENCE = /&(?:(lt|gt|amp|apos|quot)|#([0-9]+)|#x([0-9a-fA-F]+));/y;
+const NAMED: Record<string, string> = { lt: '<', gt: '>', amp: '&', apos: "'", quot: '"' };
+// Characters XML 1.0 forbids anywhere, even escaped.
+const NON_XML_CHAR = /[\x00-\x08\x0B\x0C\x0E-\x1F\uFFFE\uFFFF\p{Cs}]/u;
+
+function isXmlChar(cp: number): boolean {
+  return cp === 0x9 || cp === 0xa || cp === 0xd || (cp >= 0x20 && cp <= 0xd7ff) || (cp >= 0xe000 && cp <= 0xfffd) || (cp >= 0x10000 && cp <= 0x10ffff);
+}
+
+export function lineAndColumn(src: string, offset: number): { line: number; column: number } {
+  const before = src.slice(0, offset);
+  const lastBreak = before.lastIndexOf('\n');
+  return { line: before.split('\n').length, column: offset - lastBreak };
+}
+
+function syntaxError(src: string, offset: number, problem: string): never {
+  const { line, column } = lineAndColumn(src, offset);
+  throw new ConverterError('E_DOMAIN_XML', `domain XML line ${line}, column ${column}: ${problem}`, {
+    hint: 'pass the domain XML as KubeVirt or virsh dumpxml writes it',
+  });
+}
+
+/**
+ * Decodes the five predefined entities and character references in src[from, to); anything else
+ * is an error. `literal` maps the text between references (attribute-value normalization).
+ */
+function decodeReferences(src: string, from: number, to: number, literal: (text: string) => string = (t) => t): string {
+  let out = '';
+  let i = from;
+  while (i < to) {
+    const amp = src.indexOf('&', i);
+    if (amp < 0 || amp >= to) break;
+    out += literal(src.slice(i, amp));
+    REFERENCE.lastIndex = amp;
+    const m = REFERENCE.exec(src);
+    if (m === null || REFERENCE.lastIndex > to) syntaxError(src, amp, "'&' starts no entity this parser knows (only &lt; &gt; &amp; &apos; &quot; and &#N;)");
+    if (m[1] !== undefined) {
+      out += NAMED[m[1]];
+    } else {
+      const cp = Number.parseInt(m[2] ?? m[3] ?? '', m[2] !== undefined ? 10 : 16);
+      if (!isXmlChar(cp)) syntaxError(src, amp, `character reference ${m[0]} is not an XML character`);
+      out += String.fromCodePoint(cp);
+    }
+    i = REFERENCE.lastIndex;
+  }
+  return out + literal(src.slice(i, to));
+}
+
+// Attribute-value normalization (XML 1.0 section 3.3.3): literal line breaks and tabs become spaces.
+const normalizeSpaces = (text: string): string => text.replace(/\r\n|[\r\n\t]/g, ' ');
+
+class Scanner {
+  private i = 0;
+  private readonly stack: XmlElement[] = [];
+  private root: XmlElement | null = null;
+
+  constructor(private readonly src: string) {}
+
+  scan(): XmlDocument {
+    const { src } = this;
+    const bad = NON_XML_CHAR.exec(src);
+    if (bad !== null) syntaxError(src, bad.index, `character U+${bad[0].codePointAt(0)?.toString(16).toUpperCase().padStart(4, '0')} is not allowed in XML`);
+    if (src.startsWith('\uFEFF')) this.i = 1;
+    while (this.i < src.length) {
+      if (src[this.i] === '<') this.markup();
+      else this.text();
+    }
+    const open = this.stack.at(-1);
+    if (open !== undefined) syntaxError(src, open.start, `<${open.name}> is never closed`);
+    if (this.root === null) syntaxError(src, 0, 'there is no root element');
+    return { root: this.root, newline: src.includes('\r\n') ? '\r\n' : '\n' };
+  }
+
+  private skipTo(token: string, from: number, what: string): number {
+    const at = this.src.indexOf(token, from);
+    if (at < 0) syntaxError(this.src, this.i, `${what} is never closed`);
+    return at;
+  }
+
+  private markup(): void {
+    const { src, i } = this;
+    if (src.startsWith('<!--', i)) {
+      const close = this.skipTo('-->', i + 4, 'comment');
+      if (src.slice(i + 4, close).includes('--') || src[close - 1] === '-') syntaxError(src, i, "a comment contains '--'");
+      this.i = close + 3;
+    } else if (src.startsWith('<![CDATA[', i)) {
+      if (this.stack.length === 0) syntaxError(src, i, 'CDATA outside the root element');
+      this.i = this.skipTo(']]>', i + 9, 'CDATA section') + 3;
+    } else if (src.startsWith('<!', i)) {
+      syntaxError(src, i, 'DOCTYPE and markup declarations are not accepted in a domain');
+    } else if (src.startsWith('<?', i)) {
+      const close = this.skipTo('?>', i + 2, 'processing instruction');
+      const isDecl = /^<\?xml[ \t\r\n?]/i.test(src.slice(i, i + 6));
+      if (isDecl && i !== (src.startsWith('\uFEFF') ? 1 : 0)) syntaxError(src, i, 'the XML declaration is not at the very start');
+      this.i = close + 2;
+    } else if (src.startsWith('</', i)) {
+      this.endTag();
+    } else {
+      this.startTag();
+    }
+  }
+
+  private name(what: string): string {
+    NAME.lastIndex = this.i;
+    const m = NAME.exec(this.src);
+    if (m === null) syntaxError(this.src, this.i, `expected ${what}`);
+    this.i = NAME.lastIndex;
+    return m[0];
+  }
+
+  private space(): boolean {
+    SPACE.lastIndex = this.i;
+    SPACE.exec(this.src);
+    const moved = SPACE.lastIndex > this.i;
+    this.i = SPACE.lastIndex;
+    return moved;
+  }
+
+  private endTag(): void {
+    const start = this.i;
+    this.i += 2;
+    const name = this.name('an element name after </');
+    this.space();
+    if (this.src[this.i] !== '>') syntaxError(this.src, this.i, `expected '>' to end </${name}>`);
+    this.i += 1;
+    const open = this.stack.pop();
+    if (open === undefined) syntaxError(this.src, start, `</${name}> closes nothing`);
+    if (open.name !== name) syntaxError(this.src, start, `</${name}> does not close <${open.name}>`);
+    open.closeStart = start;
+    open.end = this.i;
+  }
+
+  private startTag(): void {
+    const { src } = this;
+    const start = this.i;
+    if (this.root !== null && this.stack.length === 0) syntaxError(src, start, 'there is content after the root element');
+    this.i += 1;
+    const name = this.name('an element name after <');
+    const parent = this.stack.at(-1) ?? null;
+    const el: XmlElement = { name, parent, attrs: [], children: [], start, nameEnd: this.i, openEnd: 0, closeStart: 0, end: 0, selfClosing: false };
+    for (;;) {
+      const spaced = this.space();
+      if (src[this.i] === '>' || src.startsWith('/>', this.i)) break;
+      if (this.i >= src.length) syntaxError(src, start, `<${name}> is never closed`);
+      if (!spaced) syntaxError(src, this.i, `expected whitespace before an attribute of <${name}>`);
+      el.attrs.push(this.attribute(el));
+    }
+    el.selfClosing = src[this.i] === '/';
+    this.i += el.selfClosing ? 2 : 1;
+    el.openEnd = this.i;
+    if (parent === null) this.root = el;
+    else parent.children.push(el);
+    if (el.selfClosing) {
+      el.closeStart = el.end = el.openEnd;
+    } else {
+      this.stack.push(el);
+    }
+  }
+
+  private attribute(el: XmlElement): XmlAttr {
+    const { src } = this;
+    const start = this.i;
+    const name = this.name(`an attribute name in <${el.name}>`);
+    if (el.attrs.some((a) => a.name === name)) syntaxError(src, start, `attribute '${name}' appears twice in <${el.name}>`);
+    this.space();
+    if (src[this.i] !== '=') syntaxError(src, this.i, `attribute '${name}' of <${el.name}> has no value`);
+    this.i += 1;
+    this.space();
+    const quote = src[this.i];
+    if (quote !== '"' && quote !== "'") syntaxError(src, this.i, `the value of attribute '${name}' is not quoted`);
+    const close = this.skipTo(quote, this.i + 1, `attribute '${name}'`);
+    const lt = src.indexOf('<', this.i + 1);
+    if (lt >= 0 && lt < close) syntaxError(src, lt, `'<' inside the value of attribute '${name}'`);
+    const value = decodeReferences(src, this.i + 1, close, normalizeSpaces);
+    this.i = close + 1;
+    return { name, value, start, end: this.i };
+  }
+
+  private text(): void {
+    const { src } = this;
+    const next = src.indexOf('<', this.i);
+    const end = next < 0 ? src.length : next;
+    if (this.stack.length === 0) {
+      if (!/^[ \t\r\n]*$/.test(src.slice(this.i, end))) syntaxError(src, this.i, 'text outside the root element');
+    } else {
+      decodeReferences(src, this.i, end);
+      const cdataEnd = src.slice(this.i, end).indexOf(']]>');
+      if (cdataEnd >= 0) syntaxError(src, this.i + cdataEnd, "']]>' in text");
+    }
+    this.i = end;
+  }
+}
+
+/**
+ * Scans `src` into an element tree with source offsets. Throws E_DOMAIN_XML with line and column
+ * for anything that is not well-formed XML, and for DOCTYPEs, which no domain carries.
+ *
+ * @example scanDocument("<domain><devices/></domain>").root.children[0]?.name // 'devices'
+ */
+export function scanDocument(src: string): XmlDocument {
+  return new Scanner(src).scan();
+}
+
+/** The value of attribute `name`, or undefined. */
+export function attr(el: XmlElement, name: string): string | undefined {
+  return el.attrs.find((a) => a.name === name)?.value;
+}
+
+/** Direct children named `name`, in document order. */
+export function childrenNamed(el: XmlElement, name: string): XmlElement[] {
+  return el.children.filter((c) => c.name === name);
+}
