@@ -1,0 +1,62 @@
+// values.schema.json and the chart's cross-value checks: wrong values stop `helm template` with a
+// message that names the value, instead of rendering something the cluster would reject later.
+import { describe, expect, it } from 'vitest';
+import { tryTemplate } from '../helpers/helm.js';
+import type { Values } from './scenarios.js';
+
+describe('values.schema.json', () => {
+  it.each<[string, Values, string]>([
+    ['a wrong type', { replicaCount: 'two' }, "at '/replicaCount': got string, want integer"],
+    ['a wrong type deeper down', { 'webhook.denyForged': 'yes' }, "at '/webhook/denyForged': got string, want boolean"],
+    ['an unknown TLS mode', { 'tls.mode': 'acme' }, "at '/tls/mode': value must be one of 'selfSigned', 'certManager', 'secret'"],
+    ['a timeout over 30 s', { 'webhook.timeoutSeconds': 31 }, "at '/webhook/timeoutSeconds': maximum: got 31, want 30"],
+    ['a timeout of 0', { 'webhook.timeoutSeconds': 0 }, "at '/webhook/timeoutSeconds': minimum: got 0, want 1"],
+    ['a failurePolicy other than Fail/Ignore', { 'webhook.failurePolicy': 'Retry' }, "at '/webhook/failurePolicy': value must be one of 'Fail', 'Ignore'"],
+    ['replicas < 1', { replicaCount: 0 }, "at '/replicaCount': minimum: got 0, want 1"],
+    ['an unknown key (typo)', { 'webhook.failurePolicyy': 'Fail' }, "at '/webhook': additional properties 'failurePolicyy' not allowed"],
+    ['an unknown top-level key', { replicas: 3 }, "additional properties 'replicas' not allowed"],
+    ['an unknown log level', { 'webhook.logLevel': 'verbose' }, "at '/webhook/logLevel': value must be one of"],
+    ['a relative mount path', { 'webhook.volumes.podinfo.mountPath': 'etc/podnetinfo' }, "at '/webhook/volumes/podinfo/mountPath'"],
+    ['a volume name that is no DNS label', { 'webhook.volumes.sharedDir.name': 'Shared_Dir' }, "at '/webhook/volumes/sharedDir/name'"],
+    ['a privileged port', { 'webhook.port': 443 }, "at '/webhook/port': minimum: got 443, want 1"],
+    ['no controller identity', { 'webhook.controllerIdentities': [] }, "at '/webhook/controllerIdentities': minItems"],
+    ['root as the user', { runAsUser: 0 }, "at '/runAsUser'"],
+    ['a malformed image digest', { 'image.digest': 'latest' }, "at '/image/digest'"],
+    ['the development certificate flag', { 'webhook.extraArgs': ['--dev-cert'] }, "at '/webhook/extraArgs/0'"],
+    ['tls.mode secret without a Secret name', { 'tls.mode': 'secret', 'tls.secret.caBundle': '-----BEGIN CERTIFICATE-----' }, "at '/tls/secret/name'"],
+    ['tls.mode secret without a CA bundle', { 'tls.mode': 'secret', 'tls.secret.name': 'x' }, "at '/tls/secret/caBundle'"],
+    ['an issuerRef of the wrong kind', { 'tls.mode': 'certManager', 'tls.certManager.issuerRef': { name: 'x', kind: 'Vault' } }, "at '/tls/certManager/issuerRef'"],
+    ['a duration that is not one', { 'tls.certManager.duration': '1 year' }, "at '/tls/certManager/duration'"],
+  ])('rejects %s', async (_case, values, message) => {
+    const run = await tryTemplate({ values });
+    expect(run.code).not.toBe(0);
+    expect(run.stdout).toBe('');
+    expect(run.stderr).toContain("values don't meet the specifications of the schema");
+    expect(run.stderr).toContain(message);
+  });
+
+  it('accepts the defaults and values of the right shape', async () => {
+    const run = await tryTemplate({ values: { 'webhook.timeoutSeconds': 30, 'webhook.failurePolicy': 'Ignore', replicaCount: 1 } });
+    expect(run.stderr).toBe('');
+    expect(run.code).toBe(0);
+  });
+});
+
+describe('cross-value checks', () => {
+  it.each<[string, Values, string]>([
+    [
+      'a lookup timeout that does not fit in the admission timeout',
+      { 'webhook.timeoutSeconds': 5, 'webhook.lookupTimeoutMs': 4500 },
+      'webhook.lookupTimeoutMs (4500) must be at least 1000 ms below webhook.timeoutSeconds (5 s)',
+    ],
+    [
+      'a renewal window longer than the certificate lives',
+      { 'tls.selfSigned.validityDays': 90, 'tls.selfSigned.renewBeforeDays': 90 },
+      'tls.selfSigned.renewBeforeDays (90) must be below tls.selfSigned.validityDays (90)',
+    ],
+  ])('rejects %s', async (_case, values, message) => {
+    const run = await tryTemplate({ values });
+    expect(run.code).not.toBe(0);
+    expect(run.stderr).toContain(message);
+  });
+});
