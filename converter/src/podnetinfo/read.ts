@@ -44,7 +44,7 @@ export async function locateAnnotationsFile(podinfo: string): Promise<string> {
 export async function readPodAnnotationsFile(podinfo: string): Promise<Map<string, string>> {
   const file = await locateAnnotationsFile(podinfo);
   const text = await readText(file);
-  if (text === undefined) throw readError(file, new Error('no such file'));
+  if (text === undefined) throw readError(file, 'no such file or directory');
   return parseDownwardApiFile(text, file);
 }
 
@@ -132,13 +132,12 @@ async function readText(file: string): Promise<string | undefined> {
   }
 }
 
+/** `err` is the failure of a file call, or a reason of our own. */
 function readError(file: string, err: unknown): ConverterError {
-  const code = (err as NodeJS.ErrnoException).code;
-  const reason = code === 'ENOENT' ? 'no such file or directory' : err instanceof Error ? err.message : String(err);
-  return new ConverterError('E_PODINFO_READ', `cannot read ${file}: ${reason}`, {
-    file,
-    hint: 'mount the pod annotations with a downwardAPI volume (metadata.annotations) and pass its directory',
-  }, { cause: err });
+  const code = typeof err === 'string' ? undefined : (err as NodeJS.ErrnoException).code;
+  const reason = typeof err === 'string' ? err : code === 'ENOENT' ? 'no such file or directory' : err instanceof Error ? err.message : String(err);
+  const hint = 'mount the pod annotations with a downwardAPI volume (metadata.annotations) and pass its directory';
+  return new ConverterError('E_PODINFO_READ', `cannot read ${file}: ${reason}`, { file, hint }, typeof err === 'string' ? undefined : { cause: err });
 }
 
 function timeoutError(file: string, timeoutMs: number, missing: readonly MissingEntry[]): ConverterError {
