@@ -18,7 +18,7 @@ describe('values.schema.json', () => {
     ['an unknown log level', { 'webhook.logLevel': 'verbose' }, "at '/webhook/logLevel': value must be one of"],
     ['a relative mount path', { 'webhook.volumes.podinfo.mountPath': 'etc/podnetinfo' }, "at '/webhook/volumes/podinfo/mountPath'"],
     ['a volume name that is no DNS label', { 'webhook.volumes.sharedDir.name': 'Shared_Dir' }, "at '/webhook/volumes/sharedDir/name'"],
-    ['a privileged port', { 'webhook.port': 443 }, "at '/webhook/port': minimum: got 443, want 1"],
+    ['a privileged port', { 'webhook.port': 443 }, "at '/webhook/port': minimum: got 443, want 1,024"],
     ['no controller identity', { 'webhook.controllerIdentities': [] }, "at '/webhook/controllerIdentities': minItems"],
     ['root as the user', { runAsUser: 0 }, "at '/runAsUser'"],
     ['a malformed image digest', { 'image.digest': 'latest' }, "at '/image/digest'"],
