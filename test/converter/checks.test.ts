@@ -1,0 +1,153 @@
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { ConverterError } from '../../converter/src/errors.js';
+import type { ResolvedInterface } from '../../converter/src/model.js';
+import { checkInterface, checkInterfaces } from '../../converter/src/xml/index.js';
+
+const samples = JSON.parse(readFileSync(new URL('../../fixtures/domains/interfaces.json', import.meta.url), 'utf8')) as Record<string, ResolvedInterface>;
+const base = samples['server-minimal'] as ResolvedInterface;
+
+function errorOf(fn: () => void): ConverterError {
+  try {
+    fn();
+  } catch (err) {
+    if (err instanceof ConverterError) return err;
+    throw err;
+  }
+  throw new Error('expected a ConverterError');
+}
+
+/** Applies a change to the base interface; `undefined` values remove the key. */
+function variant(change: Record<string, unknown>): ResolvedInterface {
+  const out: Record<string, unknown> = { ...base, ...change };
+  for (const [k, v] of Object.entries(out)) if (v === undefined) delete out[k];
+  return out as unknown as ResolvedInterface;
+}
+
+describe('checkInterface', () => {
+  it.each(Object.keys(samples))('accepts the %s sample', (name) => {
+    expect(() => checkInterface(samples[name] as ResolvedInterface)).not.toThrow();
+  });
+
+  it.each([
+    ['a path of exactly 107 bytes', `/${'a'.repeat(106)}`],
+    ['multi-byte characters within 107 bytes', `/${'é'.repeat(53)}`],
+    ['spaces, quotes and brackets', `/tmp/a b"'<>&`],
+  ])('accepts a socket path with %s', (_label, socketPath) => {
+    expect(() => checkInterface(variant({ socketPath }))).not.toThrow();
+  });
+
+  it.each([
+    ['108 ASCII bytes', `/${'a'.repeat(107)}`, 'more than the 107'],
+    ['108 UTF-8 bytes in 55 characters', `/${'é'.repeat(53)}a`, '108 bytes'],
+    ['a relative path', 'var/lib/sock', 'not absolute'],
+    ['an empty path', '', 'empty'],
+    ['a .. segment', '/var/lib/../sock', 'not normalized'],
+    ['a . segment', '/var/./sock', 'not normalized'],
+    ['a double slash', '/var//sock', 'not normalized'],
+    ['a trailing slash', '/var/lib/', 'names a directory'],
+    ['a newline', '/var/lib/so\nck', 'control'],
+    ['a NUL', '/var/lib/so\u0000ck', 'control'],
+    ['DEL', '/var/lib/so\u007fck', 'control'],
+    ['a C1 control', '/var/lib/so\u0085ck', 'control'],
+    ['a lone surrogate', '/var/lib/so\ud800ck', 'non-XML'],
+    ['U+FFFE', '/var/lib/so\ufffeck', 'non-XML'],
+  ])('rejects a socket path with %s', (_label, socketPath, words) => {
+    const err = errorOf(() => checkInterface(variant({ socketPath })));
+    expect(err.code).toBe('E_SOCKET_PATH');
+    expect(err.details.iface).toBe('net1');
+    expect(err.details.hint).toBeTruthy();
+    expect(err.message).toContain(words);
+    expect(err.message).not.toMatch(/[\n\u0000\u007f\u0085]/);
+  });
+
+  it.each(['02:00:00:00:00:01', '52:54:00:EE:96:6B', 'fe:ff:ff:ff:ff:ff'])('accepts the unicast MAC %s', (mac) => {
+    expect(() => checkInterface(variant({ mac }))).not.toThrow();
+  });
+
+  it.each([
+    ['five octets', '52:54:00:00:00', 'six hex octets'],
+    ['dashes', '52-54-00-00-00-01', 'six hex octets'],
+    ['a non-hex digit', '52:54:00:00:00:0g', 'six hex octets'],
+    ['the multicast bit', '01:00:5e:00:00:01', 'multicast'],
+    ['broadcast', 'ff:ff:ff:ff:ff:ff', 'multicast'],
+  ])('rejects a MAC with %s', (_label, mac, words) => {
+    const err = errorOf(() => checkInterface(variant({ mac })));
+    expect([err.code, err.details.iface]).toEqual(['E_MAC', 'net1']);
+    expect(err.message).toContain(words);
+  });
+
+  it.each([256, 512, 1024])('accepts queue size %i', (size) => {
+    expect(() => checkInterface(variant({ rxQueueSize: size, txQueueSize: size }))).not.toThrow();
+  });
+
+  it.each([
+    ['rxQueueSize', 128],
+    ['rxQueueSize', 2048],
+    ['txQueueSize', 768],
+    ['txQueueSize', 512.5],
+    ['rxQueueSize', Number.NaN],
+  ])('rejects %s %s', (field, size) => {
+    const err = errorOf(() => checkInterface(variant({ [field]: size })));
+    expect([err.code, err.details.iface]).toEqual(['E_QUEUE_SIZE', 'net1']);
+    expect(err.message).toContain(field === 'rxQueueSize' ? 'rx_queue_size' : 'tx_queue_size');
+  });
+
+  it.each([1, 256])('accepts %i queues', (queues) => {
+    expect(() => checkInterface(variant({ queues }))).not.toThrow();
+  });
+
+  it.each([0, 257, 1.5, -1])('rejects %s queues', (queues) => {
+    expect(errorOf(() => checkInterface(variant({ queues }))).code).toBe('E_CONFIG');
+  });
+
+  it.each([
+    ['a mode libvirt does not know', { mode: 'bogus' }, 'E_MODE'],
+    ['a non-virtio model', { model: 'e1000' }, 'E_VMI_INVALID'],
+    ['an interface name with a dot (libvirt drops such aliases)', { vmiInterface: 'net.1' }, 'E_VMI_INVALID'],
+    ['an interface name with a quote', { vmiInterface: "a'b" }, 'E_VMI_INVALID'],
+    ['an empty interface name', { vmiInterface: '' }, 'E_VMI_INVALID'],
+    ['an MTU below 68', { mtu: 67 }, 'E_ANNOTATION_SCHEMA'],
+    ['an MTU above 65535', { mtu: 65536 }, 'E_ANNOTATION_SCHEMA'],
+    ['a PCI slot above 0x1f', { pciAddress: { domain: '0x0000', bus: '0x00', slot: '0x20', function: '0x0' } }, 'E_VMI_INVALID'],
+    ['a PCI function above 7', { pciAddress: { domain: '0x0000', bus: '0x00', slot: '0x01', function: '0x8' } }, 'E_VMI_INVALID'],
+    ['a PCI bus without 0x', { pciAddress: { domain: '0x0000', bus: '02', slot: '0x01', function: '0x0' } }, 'E_VMI_INVALID'],
+    ['ACPI index 0', { acpiIndex: 0 }, 'E_VMI_INVALID'],
+    ['ACPI index 16384', { acpiIndex: 16384 }, 'E_VMI_INVALID'],
+    ['boot order 0', { bootOrder: 0 }, 'E_VMI_INVALID'],
+  ])('rejects %s', (_label, change, code) => {
+    const err = errorOf(() => checkInterface(variant(change)));
+    expect(err.code).toBe(code);
+    expect(err.details.hint).toBeTruthy();
+  });
+
+  it('names the interface and the fix in one line', () => {
+    const err = errorOf(() => checkInterface(variant({ socketPath: `/${'x'.repeat(120)}` })));
+    expect(err.message).toMatchInlineSnapshot(
+      `"interface 'net1': socket path is 121 bytes, more than the 107 a unix socket allows (hint: use a shorter socket directory (mapped-dir / shared-dir mount) or socket file name)"`,
+    );
+  });
+
+  it('keeps a hostile interface name out of the message', () => {
+    const err = errorOf(() => checkInterface(variant({ vmiInterface: 'a\nb\u0000' })));
+    expect(err.message).not.toMatch(/[\n\u0000]/);
+    expect(err.details.iface).toBe('a?b?');
+  });
+});
+
+describe('checkInterfaces', () => {
+  it('accepts distinct interfaces', () => {
+    expect(() => checkInterfaces(Object.values(samples))).not.toThrow();
+  });
+
+  it.each([
+    ['the same interface name', { socketPath: '/other', mac: '02:00:00:00:00:09' }, 'E_VMI_INVALID', 'appears twice'],
+    ['the same socket path', { vmiInterface: 'net9' }, 'E_SOCKET_PATH', 'used by another interface'],
+    ['the same MAC in another case', { vmiInterface: 'net9', socketPath: '/other', mac: '02:00:00:00:00:0A' }, 'E_MAC', 'used by another'],
+  ])('rejects two interfaces with %s', (_label, change, code, words) => {
+    const first = variant({ mac: '02:00:00:00:00:0a' });
+    const err = errorOf(() => checkInterfaces([first, { ...first, ...change } as ResolvedInterface]));
+    expect(err.code).toBe(code);
+    expect(err.message).toContain(words);
+  });
+});
