@@ -1,0 +1,73 @@
+// The admission decision for one request: which pods, whether they need vhost-user, and the
+// patch. No I/O of its own; lookups go through the injected sources. Shared by the HTTP route
+// and the offline `mutate` command so both decide alike.
+import { WebhookError } from '../errors.js';
+import type { Lookups } from '../k8s/sources.js';
+import type { JsonPatchOp, PlanPatch } from '../mutate/plan.js';
+import { findVhostUserEvidence } from './evidence.js';
+import { classifyLauncher, type ForgedReason } from './launcher.js';
+import { parsePod, type AdmissionRequest } from './review.js';
+
+export interface DecisionContext {
+  readonly controllerIdentities: readonly string[];
+  readonly bindingNames: readonly string[];
+  readonly denyForged: boolean;
+  readonly lookupTimeoutMs: number;
+  readonly lookups: Lookups;
+  readonly planPatch: PlanPatch;
+}
+
+export type AllowReason = 'not-a-pod' | 'not-create' | 'not-launcher' | 'forged' | 'no-vhostuser' | 'already-mutated';
+
+export type Decision =
+  | { readonly kind: 'allow'; readonly reason: AllowReason; readonly warning?: string; readonly forged?: ForgedReason }
+  | { readonly kind: 'patch'; readonly ops: readonly JsonPatchOp[]; readonly evidence: string }
+  | { readonly kind: 'deny'; readonly error: WebhookError; readonly forged?: ForgedReason };
+
+export interface Outcome {
+  readonly decision: Decision;
+  /** `namespace/name` of the pod (generateName when the name is not set yet), for logs. */
+  readonly pod?: string;
+  readonly evidence?: string;
+}
+
+const ALLOW = {
+  notAPod: { decision: { kind: 'allow', reason: 'not-a-pod' } },
+  notCreate: { decision: { kind: 'allow', reason: 'not-create' } },
+} as const satisfies Record<string, Outcome>;
+
+/**
+ * Decides one admission request. Rejects only with lookup errors (HTTP 500) or E_REVIEW_INVALID
+ * when the pod cannot be read (HTTP 400); policy outcomes are Decisions.
+ */
+export async function decideAdmission(req: AdmissionRequest, ctx: DecisionContext): Promise<Outcome> {
+  const k = req.kind;
+  if (k.kind !== 'Pod' || k.group !== '' || (req.subResource ?? '') !== '') return ALLOW.notAPod;
+  if (req.operation !== 'CREATE') return ALLOW.notCreate;
+
+  const pod = parsePod(req.object);
+  const meta = pod.metadata;
+  // At CREATE the pod's own namespace is often empty and the name not generated yet.
+  const namespace = meta?.namespace || req.namespace || '';
+  const podRef = `${namespace}/${meta?.name || req.name || meta?.generateName || ''}`;
+
+  const launcher = classifyLauncher(pod, req.userInfo?.username, ctx.controllerIdentities);
+  if (launcher.kind === 'not-launcher') return { decision: { kind: 'allow', reason: 'not-launcher' }, pod: podRef };
+  if (launcher.kind === 'forged') {
+    const message = `kubevirt-vhostuser: pod ${podRef}: ${launcher.message}; no vhost-user volumes added`;
+    const decision: Decision = ctx.denyForged
+      ? { kind: 'deny', forged: launcher.reason, error: new WebhookError('E_FORGED_LAUNCHER', `${message} (--deny-forged)`) }
+      : { kind: 'allow', reason: 'forged', forged: launcher.reason, warning: message };
+    return { decision, pod: podRef };
+  }
+
+  // Planning is cheap and pure: an already-mutated pod needs no lookup at all.
+  const plan = ctx.planPatch(pod, podRef);
+  if (plan.ok && plan.ops.length === 0) return { decision: { kind: 'allow', reason: 'already-mutated' }, pod: podRef };
+
+  const evidence = await findVhostUserEvidence(pod, namespace, launcher.owner, ctx);
+  if (evidence === undefined) return { decision: { kind: 'allow', reason: 'no-vhostuser' }, pod: podRef };
+  // A conflicting volume only matters for a pod that needs vhost-user.
+  if (!plan.ok) return { decision: { kind: 'deny', error: plan.error }, pod: podRef, evidence };
+  return { decision: { kind: 'patch', ops: plan.ops, evidence }, pod: podRef, evidence };
+}

@@ -1,0 +1,67 @@
+// buildApp(config, deps): the fastify instance with every route; it never listens (main.ts does),
+// so tests drive it with inject(). Lookups, metrics and the certificate are passed in.
+import Fastify, { type FastifyInstance } from 'fastify';
+import type { DecisionContext } from './admission/decide.js';
+import type { MutationConfig, WebhookConfig } from './config.js';
+import type { Lookups } from './k8s/sources.js';
+import type { WebhookMetrics } from './metrics.js';
+import { createPlanner } from './mutate/plan.js';
+import { registerHealthRoutes } from './routes/health.js';
+import { toHttpError } from './routes/http-errors.js';
+import { registerMutateRoute } from './routes/mutate.js';
+
+export type AppConfig = MutationConfig & Pick<WebhookConfig, 'lookupTimeoutMs' | 'bodyLimitBytes' | 'logLevel'>;
+
+export interface KeyPair {
+  readonly cert: string;
+  readonly key: string;
+}
+
+export interface AppDeps {
+  /** VMI and NAD sources; offlineLookups() for none. No API server can run in tests: they pass fakes. */
+  readonly lookups: Lookups;
+  readonly metrics: WebhookMetrics;
+  /** Serve HTTPS with this pair; plain HTTP without (inject() tests). */
+  readonly https?: KeyPair;
+  /** Components other than the lookups that are not ready yet; [] when ready. */
+  readonly pending?: () => readonly string[];
+  /** Destination of the JSON log lines; stdout by default. */
+  readonly logStream?: { write(line: string): void };
+}
+
+export function buildApp(config: AppConfig, deps: AppDeps): FastifyInstance {
+  const app = Fastify({
+    logger: { level: config.logLevel, ...(deps.logStream === undefined ? {} : { stream: deps.logStream }) },
+    // One line per request is written by the route itself, with the uid and the pod.
+    disableRequestLogging: true,
+    bodyLimit: config.bodyLimitBytes,
+    // Slow clients may not hold a connection open forever (the API server sends whole bodies).
+    requestTimeout: 30_000,
+    ...(deps.https === undefined ? {} : { https: { cert: deps.https.cert, key: deps.https.key, minVersion: 'TLSv1.2' as const } }),
+  }) as unknown as FastifyInstance;
+
+  // Only JSON is an AdmissionReview: without this, text/plain bodies would reach the route.
+  app.removeContentTypeParser(['text/plain']);
+  app.setErrorHandler((err, request, reply) => {
+    const { body, internal } = toHttpError(err, config.bodyLimitBytes);
+    if (request.url === '/mutate') deps.metrics.requests.inc({ outcome: internal ? 'error' : 'invalid' });
+    request.log[internal ? 'error' : 'warn']({ code: body.code, err: internal ? err : undefined, url: request.url }, body.message);
+    void reply.code(body.statusCode).send(body);
+  });
+  app.setNotFoundHandler((request, reply) => {
+    void reply.code(404).send({ statusCode: 404, code: 'E_NOT_FOUND', message: `no route ${request.method} ${request.url}` });
+  });
+
+  const ctx: DecisionContext = {
+    controllerIdentities: config.controllerIdentities,
+    bindingNames: config.bindingNames,
+    denyForged: config.denyForged,
+    lookupTimeoutMs: config.lookupTimeoutMs,
+    lookups: deps.lookups,
+    planPatch: createPlanner({ volumes: config.volumes, bindingNames: config.bindingNames }),
+  };
+  registerMutateRoute(app, ctx, deps.metrics, config.bodyLimitBytes);
+  const pending = deps.pending ?? (() => []);
+  registerHealthRoutes(app, () => [...pending(), ...deps.lookups.pending()], deps.metrics.registry);
+  return app;
+}

@@ -1,0 +1,235 @@
+// Pure. Command-line flags -> typed, zod-validated configuration, parsed once at start-up.
+// parseWebhookArgs is also called by the Helm chart tests on the Deployment's args, so every
+// error names the flag at fault. The option table drives parsing, --help and docs/webhook.md.
+import { parseArgs } from 'node:util';
+import { z } from 'zod';
+import { DEFAULT_BINDING_NAMES } from '../../converter/src/binding.js';
+import { DEFAULT_CONTROLLER_IDENTITY, DEFAULT_VOLUMES as V } from './constants.js';
+import { WebhookError } from './errors.js';
+import type { VolumeSettings } from './mutate/volumes.js';
+
+export interface OptionSpec {
+  readonly type: 'string' | 'boolean';
+  readonly multiple?: true;
+  /** Placeholder for the value in help text. */
+  readonly value?: string;
+  readonly default?: string;
+  readonly help: string;
+}
+
+/** Flags deciding which pods get which patch: shared by `webhook` and `mutate`. */
+export const MUTATION_OPTIONS = {
+  'controller-identity': { type: 'string', multiple: true, value: 'user', default: DEFAULT_CONTROLLER_IDENTITY, help: 'username KubeVirt creates launcher pods as (repeatable)' },
+  'binding-name': { type: 'string', multiple: true, value: 'name', default: DEFAULT_BINDING_NAMES.join(','), help: 'network binding plugin name that means vhost-user (repeatable)' },
+  'deny-forged': { type: 'boolean', help: 'deny (403) pods with the launcher label that KubeVirt did not create, instead of a warning' },
+  'shared-dir-volume': { type: 'string', value: 'name', default: V.sharedDirVolume, help: 'socket directory volume; the userspace CNI finds it by this name' },
+  'shared-dir-mount-path': { type: 'string', value: 'path', default: V.sharedDirMountPath, help: 'where compute mounts the socket directory' },
+  'ovs-run-dir-volume': { type: 'string', value: 'name', default: V.ovsRunDirVolume, help: 'OVS run directory volume name' },
+  'ovs-run-dir-host-path': { type: 'string', value: 'path', default: V.ovsRunDirHostPath, help: "node directory holding OVS's database socket (hostPath type Directory)" },
+  'ovs-run-dir-mount-path': { type: 'string', value: 'path', default: V.ovsRunDirMountPath, help: 'where compute mounts the OVS run directory' },
+  'podinfo-volume': { type: 'string', value: 'name', default: V.podinfoVolume, help: 'downward-API volume name (use podnetinfo next to network-resources-injector)' },
+  'podinfo-mount-path': { type: 'string', value: 'path', default: V.podinfoMountPath, help: 'where the pod annotations are mounted' },
+  'podinfo-in-sidecars': { type: 'string', value: 'true|false', default: 'true', help: 'also mount podinfo in binding sidecars of our binding names' },
+} as const satisfies Record<string, OptionSpec>;
+
+/** Flags of the HTTPS server only. */
+export const SERVER_OPTIONS = {
+  listen: { type: 'string', value: 'host:port', default: '0.0.0.0:8443', help: 'address to serve HTTPS on ([v6]:port for IPv6)' },
+  'tls-cert': { type: 'string', value: 'file', help: 'PEM certificate (chain); reloaded when it changes' },
+  'tls-key': { type: 'string', value: 'file', help: 'PEM private key matching --tls-cert' },
+  'dev-cert': { type: 'boolean', help: 'serve a self-signed certificate for localhost (local use only)' },
+  kubeconfig: { type: 'string', value: 'file', help: 'kubeconfig for API lookups (default: in-cluster, then ~/.kube/config)' },
+  offline: { type: 'boolean', help: "no API access: decide from the pod's own evidence only" },
+  'lookup-timeout-ms': { type: 'string', value: 'n', default: '2000', help: "budget for a request's API lookups; keep below the webhook timeoutSeconds" },
+  'body-limit-bytes': { type: 'string', value: 'n', default: String(3 * 1024 * 1024), help: 'largest AdmissionReview accepted (413 above)' },
+  'log-level': { type: 'string', value: 'level', default: 'info', help: 'fatal, error, warn, info, debug, trace or silent' },
+  'tls-poll-interval-ms': { type: 'string', value: 'n', default: '10000', help: 'how often to re-read the certificate files besides file events' },
+  'drain-timeout-ms': { type: 'string', value: 'n', default: '20000', help: 'after SIGTERM, how long in-flight requests may take before exit' },
+} as const satisfies Record<string, OptionSpec>;
+
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+export interface MutationConfig {
+  readonly controllerIdentities: readonly string[];
+  readonly bindingNames: readonly string[];
+  readonly denyForged: boolean;
+  readonly volumes: VolumeSettings;
+}
+
+export type TlsSource = { readonly kind: 'files'; readonly certFile: string; readonly keyFile: string } | { readonly kind: 'dev' };
+
+export interface WebhookConfig extends MutationConfig {
+  readonly listen: { readonly host: string; readonly port: number };
+  readonly tls: TlsSource;
+  readonly kubeconfig?: string;
+  readonly offline: boolean;
+  readonly lookupTimeoutMs: number;
+  readonly bodyLimitBytes: number;
+  readonly logLevel: LogLevel;
+  readonly tlsPollIntervalMs: number;
+  readonly drainTimeoutMs: number;
+}
+
+const dnsLabel = z.string().regex(/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/, 'expected a DNS-1123 label (a-z, 0-9, "-", at most 63)');
+const absPath = z.string().regex(/^\/[^\0:]*$/, 'expected an absolute path').refine((p) => p.replaceAll('/', '') !== '', 'expected a directory below /');
+const nonEmpty = z.string().min(1, 'expected a non-empty value');
+const bool = z.enum(['true', 'false'], 'expected true or false').transform((v) => v === 'true');
+const int = (min: number, max: number) =>
+  z
+    .string()
+    .regex(/^[0-9]+$/, `expected an integer from ${min} to ${max}`)
+    .transform(Number)
+    .pipe(z.number().min(min, `expected an integer from ${min} to ${max}`).max(max, `expected an integer from ${min} to ${max}`));
+const listen = z.string().transform((s, ctx) => {
+  const m = /^(?:\[([0-9a-fA-F:.]+)\]|([^:[\]]+)):([0-9]{1,5})$/.exec(s);
+  const port = Number(m?.[3]);
+  if (m === null || port > 65535) {
+    ctx.addIssue({ code: 'custom', message: 'expected host:port (or [v6]:port) with a port from 0 to 65535' });
+    return z.NEVER;
+  }
+  return { host: m[1] ?? m[2] ?? '', port };
+});
+
+const mutationSchema = {
+  'controller-identity': z.array(nonEmpty).min(1),
+  'binding-name': z.array(nonEmpty).min(1),
+  'deny-forged': z.boolean(),
+  'shared-dir-volume': dnsLabel,
+  'shared-dir-mount-path': absPath,
+  'ovs-run-dir-volume': dnsLabel,
+  'ovs-run-dir-host-path': absPath,
+  'ovs-run-dir-mount-path': absPath,
+  'podinfo-volume': dnsLabel,
+  'podinfo-mount-path': absPath,
+  'podinfo-in-sidecars': bool,
+};
+
+const serverSchema = {
+  listen,
+  'tls-cert': nonEmpty.optional(),
+  'tls-key': nonEmpty.optional(),
+  'dev-cert': z.boolean(),
+  kubeconfig: nonEmpty.optional(),
+  offline: z.boolean(),
+  // The API server's webhook timeout is at most 30 s; a lookup must end before it.
+  'lookup-timeout-ms': int(50, 29_000),
+  'body-limit-bytes': int(1024, 64 * 1024 * 1024),
+  'log-level': z.enum(LOG_LEVELS, `expected one of ${LOG_LEVELS.join(', ')}`),
+  'tls-poll-interval-ms': int(100, 3_600_000),
+  'drain-timeout-ms': int(0, 600_000),
+};
+
+type Options = Record<string, OptionSpec>;
+type Values = Record<string, string | boolean | string[] | undefined>;
+
+function configError(message: string): WebhookError {
+  return new WebhookError('E_CONFIG_INVALID', message);
+}
+
+/** node:util parseArgs over an option table, with defaults, and `--flag=true|false` for booleans. */
+export function parseFlags(argv: readonly string[], options: Options): Values {
+  const args = argv.map((a) => {
+    const m = /^--([a-z-]+)=(true|false)$/.exec(a);
+    return m !== null && options[m[1] ?? '']?.type === 'boolean' ? (m[2] === 'true' ? `--${m[1]}` : '') : a;
+  });
+  let values: Values;
+  try {
+    values = parseArgs({ args: args.filter((a) => a !== ''), options, strict: true, allowPositionals: false }).values as Values;
+  } catch (err) {
+    // Node's message continues with advice on positionals; the first sentence names the flag.
+    const first = (err instanceof Error ? err.message : String(err)).split('. ')[0] ?? '';
+    throw configError(first);
+  }
+  const out: Values = {};
+  for (const [name, spec] of Object.entries(options)) {
+    const v = values[name];
+    if (v !== undefined) out[name] = v;
+    else if (spec.type === 'boolean') out[name] = false;
+    else if (spec.default !== undefined) out[name] = spec.multiple === true ? spec.default.split(',') : spec.default;
+  }
+  return out;
+}
+
+/** Validates flag values with zod; the error names the flag and the value. */
+export function validateFlags<S extends z.ZodRawShape>(shape: S, values: Values): z.infer<z.ZodObject<S>> {
+  const parsed = z.object(shape).safeParse(values);
+  if (parsed.success) return parsed.data;
+  const issue = parsed.error.issues[0];
+  const flag = String(issue?.path[0] ?? '');
+  throw configError(`--${flag}: ${issue?.message ?? 'invalid'} (got ${JSON.stringify(values[flag])})`);
+}
+
+function unique(pairs: readonly (readonly [string, string])[], what: string): void {
+  const seen = new Map<string, string>();
+  for (const [flag, value] of pairs) {
+    const key = what === 'mount path' ? value.replace(/\/+$/, '') : value;
+    const other = seen.get(key);
+    if (other !== undefined) throw configError(`--${flag} and --${other} name the same ${what} ${JSON.stringify(value)}`);
+    seen.set(key, flag);
+  }
+}
+
+/** The mutation settings from already-parsed flag values. */
+export function toMutationConfig(values: Values): MutationConfig {
+  const m = validateFlags(mutationSchema, values);
+  unique([['shared-dir-volume', m['shared-dir-volume']], ['ovs-run-dir-volume', m['ovs-run-dir-volume']], ['podinfo-volume', m['podinfo-volume']]], 'volume');
+  unique([['shared-dir-mount-path', m['shared-dir-mount-path']], ['ovs-run-dir-mount-path', m['ovs-run-dir-mount-path']], ['podinfo-mount-path', m['podinfo-mount-path']]], 'mount path');
+  return {
+    controllerIdentities: [...new Set(m['controller-identity'])],
+    bindingNames: [...new Set(m['binding-name'])],
+    denyForged: m['deny-forged'],
+    volumes: {
+      sharedDir: { name: m['shared-dir-volume'], mountPath: m['shared-dir-mount-path'] },
+      ovsRunDir: { name: m['ovs-run-dir-volume'], hostPath: m['ovs-run-dir-host-path'], mountPath: m['ovs-run-dir-mount-path'] },
+      podinfo: { name: m['podinfo-volume'], mountPath: m['podinfo-mount-path'], inSidecars: m['podinfo-in-sidecars'] },
+    },
+  };
+}
+
+/**
+ * Parses the `webhook` command's flags. Throws E_CONFIG_INVALID naming the flag at fault.
+ *
+ * @example parseWebhookArgs(['--tls-cert', '/certs/tls.crt', '--tls-key', '/certs/tls.key']).listen.port // 8443
+ */
+export function parseWebhookArgs(argv: string[]): WebhookConfig {
+  const values = parseFlags(argv, { ...MUTATION_OPTIONS, ...SERVER_OPTIONS });
+  const mutation = toMutationConfig(values);
+  const s = validateFlags(serverSchema, values);
+  const cert = s['tls-cert'];
+  const key = s['tls-key'];
+  let tls: TlsSource;
+  if (s['dev-cert']) {
+    if (cert !== undefined || key !== undefined) throw configError('--dev-cert cannot be combined with --tls-cert/--tls-key');
+    tls = { kind: 'dev' };
+  } else if (cert !== undefined && key !== undefined) {
+    tls = { kind: 'files', certFile: cert, keyFile: key };
+  } else {
+    const missing = cert === undefined ? (key === undefined ? '--tls-cert and --tls-key' : '--tls-cert') : '--tls-key';
+    throw configError(`${missing} missing: serve with --tls-cert FILE --tls-key FILE, or --dev-cert for local use`);
+  }
+  if (s.offline && s.kubeconfig !== undefined) throw configError('--kubeconfig cannot be combined with --offline');
+  return {
+    ...mutation,
+    listen: s.listen,
+    tls,
+    ...(s.kubeconfig === undefined ? {} : { kubeconfig: s.kubeconfig }),
+    offline: s.offline,
+    lookupTimeoutMs: s['lookup-timeout-ms'],
+    bodyLimitBytes: s['body-limit-bytes'],
+    logLevel: s['log-level'],
+    tlsPollIntervalMs: s['tls-poll-interval-ms'],
+    drainTimeoutMs: s['drain-timeout-ms'],
+  };
+}
+
+/** Help text for an option table, one line per flag. */
+export function describeOptions(options: Options): string {
+  const rows = Object.entries(options).map(([name, spec]) => {
+    const head = `--${name}${spec.value === undefined ? '' : ` <${spec.value}>`}`;
+    const dflt = spec.default === undefined ? '' : ` (default: ${spec.default})`;
+    return [head, `${spec.help}${dflt}`] as const;
+  });
+  const width = Math.max(...rows.map(([h]) => h.length));
+  return rows.map(([h, t]) => `  ${h.padEnd(width)}  ${t}`).join('\n');
+}
