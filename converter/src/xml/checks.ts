@@ -28,9 +28,15 @@ function fail(code: ConverterErrorCode, iface: string, what: string, hint: strin
   throw new ConverterError(code, `interface '${iface}': ${what}`, { iface, hint });
 }
 
-/** Quotes a value for an error message without letting control characters through. */
+/** A value from the domain, fit for a one-line message. */
+export function printable(value: string): string {
+  return value.replace(/[\p{Cc}\p{Cs}]/gu, '?');
+}
+
+/** Quotes a value for a one-line error message: JSON escapes, plus the controls JSON leaves raw. */
 function show(value: unknown): string {
-  return JSON.stringify(value) ?? String(value);
+  const json = JSON.stringify(value) ?? String(value);
+  return json.replace(/[\p{Cc}\uFFFE\uFFFF]/gu, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
 
 function isIntIn(value: unknown, min: number, max: number): value is number {
@@ -94,7 +100,7 @@ function checkPciAddress(iface: string, pci: PciAddress): void {
 export function checkInterface(iface: ResolvedInterface): void {
   const name = iface.vmiInterface;
   if (typeof name !== 'string' || !ALIAS_CHARS.test(name)) {
-    const shown = typeof name === 'string' ? name.replace(/[^\x20-\x7e]/g, '?') : String(name);
+    const shown = typeof name === 'string' ? printable(name) : String(name);
     fail('E_VMI_INVALID', shown, `interface name ${show(name)} cannot form a libvirt alias`, 'use letters, digits, - and _ only');
   }
   checkSocketPath(name, iface.socketPath);

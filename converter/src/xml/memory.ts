@@ -2,6 +2,7 @@
 // makes it so, following libvirt's rule (formatdomain "Memory Backing"): a NUMA cell's memAccess
 // overrides <memoryBacking><access mode>, and a cell without memAccess inherits it.
 import { ConverterError } from '../errors.js';
+import { printable } from './checks.js';
 import { appendChildren, insertAfter, insertBefore, addAttribute, type TextEdit } from './edits.js';
 import type { XmlNode } from './emit.js';
 import { attr, childrenNamed, type XmlElement } from './scan.js';
@@ -14,11 +15,6 @@ const AFTER_ACCESS = ['allocation', 'discard'];
 
 function names(ifaces: readonly string[]): string {
   return ifaces.map((n) => `'${n}'`).join(', ');
-}
-
-/** A domain value fit for a one-line message. */
-function printable(value: string): string {
-  return value.replace(/\p{Cc}/gu, '?');
 }
 
 function conflict(setting: string, ifaces: readonly string[]): never {

@@ -3,7 +3,7 @@
 // devices, other hooks' elements, namespaces, comments, CDATA and quoting survive unchanged.
 import { ConverterError } from '../errors.js';
 import type { ResolvedInterface } from '../model.js';
-import { checkInterfaces } from './checks.js';
+import { checkInterfaces, printable } from './checks.js';
 import { applyEdits, appendChildren, insertAfter, layoutOf, type TextEdit } from './edits.js';
 import { aliasFor, buildInterfaceNode, renderNode, type XmlNode } from './emit.js';
 import { planSharedMemory } from './memory.js';
@@ -32,6 +32,24 @@ function findOurs(devices: XmlElement, ifaces: readonly ResolvedInterface[]): Ma
   return found;
 }
 
+/** Two NICs with one MAC break the network in ways that are hard to trace: refuse it up front. */
+function checkForeignMacs(devices: XmlElement, ifaces: readonly ResolvedInterface[], ours: ReadonlyMap<string, XmlElement>): void {
+  const mine = new Set(ours.values());
+  for (const el of childrenNamed(devices, 'interface')) {
+    if (mine.has(el)) continue;
+    const mac = childrenNamed(el, 'mac')[0];
+    const address = mac === undefined ? undefined : attr(mac, 'address')?.toLowerCase();
+    const clash = ifaces.find((i) => i.mac?.toLowerCase() === address);
+    if (clash === undefined) continue;
+    const alias = aliasOf(el);
+    const other = alias === undefined ? `an interface of type '${printable(attr(el, 'type') ?? '?')}'` : `interface '${printable(alias)}'`;
+    throw new ConverterError('E_MAC', `interface '${clash.vmiInterface}': MAC ${address} is already used by the domain's ${other}`, {
+      iface: clash.vmiInterface,
+      hint: 'give the VMI interface another macAddress',
+    });
+  }
+}
+
 /**
  * The edits that rewriteDomain applies; empty when the domain already says what it should (the
  * rewrite is idempotent). Replacements equal to the text they replace are left out.
@@ -47,6 +65,7 @@ export function planDomainEdits(domainXml: string, ifaces: readonly ResolvedInte
   if (devicesList.length > 1) throw domainError(`there are ${devicesList.length} <devices> elements`, 'merge them into one');
 
   const existing = findOurs(devices, ifaces);
+  checkForeignMacs(devices, ifaces, existing);
   const edits: TextEdit[] = [];
   const added: XmlNode[] = [];
   for (const iface of ifaces) {
