@@ -214,6 +214,12 @@ describe('rewriteDomain on bad input', () => {
     expect(err.message).toContain("MAC 52:54:00:ee:96:7d is already used by the domain's interface 'ua-default'");
   });
 
+  it('lets interfaces without a MAC sit next to others without one', () => {
+    const { mac: _mac, ...bare } = net2;
+    const src = dom('', '<devices><interface type="ethernet"><alias name="ua-default"/></interface></devices>');
+    expect(rewriteDomain(src, [bare])).toContain("<alias name='ua-net2'/>");
+  });
+
   it('checks the interfaces before looking at the domain', () => {
     expect(errorOf(() => rewriteDomain('<not xml', [{ ...net2, rxQueueSize: 100 }])).code).toBe('E_QUEUE_SIZE');
   });

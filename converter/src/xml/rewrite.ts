@@ -39,6 +39,7 @@ function checkForeignMacs(devices: XmlElement, ifaces: readonly ResolvedInterfac
     if (mine.has(el)) continue;
     const mac = childrenNamed(el, 'mac')[0];
     const address = mac === undefined ? undefined : attr(mac, 'address')?.toLowerCase();
+    if (address === undefined) continue;
     const clash = ifaces.find((i) => i.mac?.toLowerCase() === address);
     if (clash === undefined) continue;
     const alias = aliasOf(el);
