@@ -1,0 +1,126 @@
+// Public API of the converter: pod annotations + VMI (+ domain XML) -> libvirt vhost-user
+// interfaces. `convert` is pure; `rewriteDomainForPod` adds the one I/O step, reading the pod's
+// downward-API annotations with a bounded wait. The hook sidecar and the CLI call these two.
+
+import { parseConverterConfig, type ConverterConfig, type ConverterConfigInput } from './config.js';
+import { ConverterError } from './errors.js';
+import type { ResolvedInterface } from './model.js';
+import { toAnnotationMap } from './annotations/pod-annotations.js';
+import { readPodAnnotationsFile, waitForPodAnnotations, type MissingEntry } from './podnetinfo/read.js';
+import { resolveAvailable, resolveInterfaces } from './resolve.js';
+import { parseVmi, type Vmi } from './vmi.js';
+import { emitInterfaces, rewriteDomain } from './xml/index.js';
+
+export { DEFAULT_BINDING_NAMES, isVhostUserInterface } from './binding.js';
+export { ConverterError, isConverterError, type ConverterErrorCode, type ConverterErrorDetails } from './errors.js';
+export type { LibvirtSourceMode, PciAddress, ResolvedInterface, VirtioModel } from './model.js';
+export { ConverterConfigSchema, parseConverterConfig, type ConverterConfig, type ConverterConfigInput } from './config.js';
+export { formatDownwardApiFile, parseDownwardApiFile } from './podnetinfo/parse.js';
+export { quoteGoString, unquoteGoString } from './podnetinfo/go-quote.js';
+export { readPodAnnotationsFile, waitForPodAnnotations } from './podnetinfo/read.js';
+export { ANNOTATION } from './annotations/keys.js';
+export { parseNetworkStatus, type NetworkStatusEntry } from './annotations/network-status.js';
+export { parseNetworksAnnotation, type NetworkSelection } from './annotations/networks.js';
+export { parseConfigurationData, type ConfigurationDataEntry } from './annotations/configuration-data.js';
+export { parseNetworkInfo, type NetworkInfoInterface } from './annotations/network-info.js';
+export { readPodAnnotations, type PodAnnotations } from './annotations/pod-annotations.js';
+export { resolveAvailable, resolveInterfaces, vhostUserInterfaces } from './resolve.js';
+export { hashedPodInterfaceName, parseVmi, type Vmi } from './vmi.js';
+export { emitInterfaces, rewriteDomain } from './xml/index.js';
+
+/** Settings as callers pass them: any subset, nested maps included. */
+export type ConverterSettings = Partial<ConverterConfig> | ConverterConfigInput;
+
+export interface ConvertInput {
+  readonly annotations: ReadonlyMap<string, string> | Readonly<Record<string, string>>;
+  /** The VirtualMachineInstance: an object, or its JSON text. */
+  readonly vmi: unknown;
+  /** A whole libvirt domain to rewrite; without it only the interface elements are returned. */
+  readonly domainXml?: string;
+  readonly config?: ConverterSettings;
+}
+
+export interface ConvertResult {
+  readonly xml: string;
+  readonly interfaces: ResolvedInterface[];
+}
+
+/**
+ * Resolves the VMI's vhost-user interfaces from the pod annotations and writes them as libvirt
+ * XML: the rewritten domain when `domainXml` is given, else the `<interface>` elements alone.
+ *
+ * @throws ConverterError (see ConverterErrorCode) for any bad or incomplete input.
+ * @example
+ * const { xml } = convert({ annotations: parseDownwardApiFile(text), vmi, domainXml });
+ */
+export function convert(input: ConvertInput): ConvertResult {
+  const config = parseConverterConfig(input.config ?? {});
+  return convertParsed(toAnnotationMap(input.annotations), decodeVmi(input.vmi), config, input.domainXml);
+}
+
+export interface RewriteForPodInput {
+  readonly domainXml: string;
+  readonly vmi: unknown;
+  /** The downward-API directory (e.g. /etc/podnetinfo) or its `annotations` file. */
+  readonly podinfo: string;
+  /** Bounded wait for the CNI annotations; defaults to `config.waitMs`. 0 reads once. */
+  readonly waitMs?: number;
+  readonly config?: ConverterSettings;
+}
+
+/**
+ * Reads the pod's annotations (waiting up to `waitMs` for the ones the VMI's vhost-user interfaces
+ * need), then returns the domain XML with those interfaces added or replaced.
+ *
+ * @throws ConverterError E_TIMEOUT listing the interfaces still missing, or any convert() error.
+ */
+export async function rewriteDomainForPod(input: RewriteForPodInput): Promise<string> {
+  const config = parseConverterConfig(input.config ?? {});
+  const vmi = decodeVmi(input.vmi);
+  const annotations = await loadPodAnnotations(input.podinfo, vmi, config, input.waitMs ?? config.waitMs);
+  return convertParsed(annotations, vmi, config, input.domainXml).xml;
+}
+
+/**
+ * Reads the pod annotations once (`waitMs` 0) or until every vhost-user interface of the VMI
+ * can be resolved, for at most `waitMs`.
+ */
+export async function loadPodAnnotations(podinfo: string, vmi: Vmi, config: ConverterConfig, waitMs: number): Promise<ReadonlyMap<string, string>> {
+  if (!Number.isFinite(waitMs) || waitMs < 0) {
+    throw new ConverterError('E_CONFIG', `invalid wait ${waitMs} ms: must be a finite number >= 0`);
+  }
+  if (waitMs === 0) return readPodAnnotationsFile(podinfo);
+  return waitForPodAnnotations(podinfo, {
+    timeoutMs: Math.round(waitMs),
+    pollMs: config.pollMs,
+    missing: (annotations) => missingInterfaces(annotations, vmi, config),
+  });
+}
+
+function missingInterfaces(annotations: ReadonlyMap<string, string>, vmi: Vmi, config: ConverterConfig): MissingEntry[] {
+  return resolveAvailable(annotations, vmi, config).pending.map(({ iface, error }) => {
+    const hint = error.details.hint === undefined ? '' : ` (hint: ${error.details.hint})`;
+    const message = hint !== '' && error.message.endsWith(hint) ? error.message.slice(0, -hint.length) : error.message;
+    return { what: iface, message };
+  });
+}
+
+function convertParsed(annotations: ReadonlyMap<string, string>, vmi: Vmi, config: ConverterConfig, domainXml: string | undefined): ConvertResult {
+  const interfaces = resolveInterfaces(annotations, vmi, config);
+  const xml = domainXml === undefined ? emitInterfaces(interfaces) : rewriteDomain(domainXml, interfaces);
+  return { xml, interfaces };
+}
+
+/** Accepts the VMI as an object, or as JSON text/bytes (what KubeVirt hands a hook sidecar). */
+function decodeVmi(vmi: unknown): Vmi {
+  if (typeof vmi === 'string' || vmi instanceof Uint8Array) {
+    const text = typeof vmi === 'string' ? vmi : Buffer.from(vmi).toString('utf8');
+    try {
+      return parseVmi(JSON.parse(text));
+    } catch (err) {
+      if (err instanceof ConverterError) throw err;
+      throw new ConverterError('E_VMI_INVALID', `VMI is not valid JSON (${err instanceof Error ? err.message : String(err)})`, {}, { cause: err });
+    }
+  }
+  return parseVmi(vmi);
+}
