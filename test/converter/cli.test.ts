@@ -1,0 +1,153 @@
+import { execFile } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it, vi } from 'vitest';
+import { convertCommand } from '../../converter/src/cli.js';
+import { caseNames, casesDir, repoRoot } from './case-files.js';
+import { makeVolumeDir, publishAnnotations } from './kubelet-volume.js';
+
+interface Run {
+  readonly code: number;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+/** Runs the subcommand in-process, capturing what it writes. */
+async function runCli(...argv: string[]): Promise<Run> {
+  let stdout = '';
+  let stderr = '';
+  const out = vi.spyOn(process.stdout, 'write').mockImplementation((chunk) => ((stdout += String(chunk)), true));
+  const err = vi.spyOn(process.stderr, 'write').mockImplementation((chunk) => ((stderr += String(chunk)), true));
+  try {
+    const code = await convertCommand.run(argv);
+    return { code, stdout, stderr };
+  } finally {
+    out.mockRestore();
+    err.mockRestore();
+  }
+}
+
+const caseArgs = (name: string): string[] => {
+  const dir = join(casesDir, name);
+  const domain = join(dir, 'domain.xml');
+  return ['--podinfo', dir, '--vmi', join(dir, 'vmi.yaml'), ...(existsSync(domain) ? ['--domain', domain] : [])];
+};
+
+/** A failure: a non-zero exit, nothing on stdout, one `error:` line on stderr. */
+function expectOneErrorLine(run: Run, code: number): string {
+  expect(run.code).toBe(code);
+  expect(run.stdout).toBe('');
+  expect(run.stderr).toMatch(/^error: [^\n]+\n$/);
+  return run.stderr.trimEnd();
+}
+
+describe('kubevirt-vhostuser convert', () => {
+  it('prints its usage with --help', async () => {
+    const run = await runCli('--help');
+    expect(run.code).toBe(0);
+    expect(run.stdout).toContain('Usage: kubevirt-vhostuser convert --podinfo <dir|file> --vmi <file>');
+    expect(run.stderr).toBe('');
+  });
+
+  it.each(caseNames('golden').filter((n) => n !== 'late-annotations'))('prints the golden output of case %s', async (name) => {
+    const run = await runCli(...caseArgs(name));
+    expect(run.stderr).toBe('');
+    expect(run.code).toBe(0);
+    expect(run.stdout).toBe(readFileSync(join(casesDir, name, 'expected.xml'), 'utf8'));
+  });
+
+  it('joins bare socket names to --socket-dir', async () => {
+    const run = await runCli(...caseArgs('bare-socket-name'), '--socket-dir', '/run/vhost');
+    expect(run.stdout).toContain("path='/run/vhost/2ea1931c-2935-net1'");
+  });
+
+  it('treats the --binding-name bindings as vhost-user, and only those', async () => {
+    const dir = join(casesDir, 'ordinal-on-new-kubevirt');
+    const args = ['--podinfo', join(dir, 'annotations'), '--vmi', join(dir, 'vmi.yaml')];
+    expect((await runCli(...args, '--binding-name', 'dpdk')).stdout).toBe('');
+    expect((await runCli(...args, '--binding-name', 'dpdk', '--binding-name', 'vhostuser')).stdout).toContain("<alias name='ua-vhost-user-net-1'/>");
+  });
+
+  it('pins its one-line errors', async () => {
+    const syntaxDir = join(casesDir, 'error-podinfo-syntax');
+    const lines = [
+      expectOneErrorLine(await runCli('--vmi', 'x.yaml'), 2),
+      expectOneErrorLine(await runCli('--podinfo', 'p'), 2),
+      expectOneErrorLine(await runCli(...caseArgs('multiqueue'), '--frobnicate'), 2),
+      expectOneErrorLine(await runCli(...caseArgs('multiqueue'), '--wait', 'soon'), 2),
+      expectOneErrorLine(await runCli('--podinfo', casesDir, '--vmi', join(casesDir, 'missing.yaml')), 2),
+      expectOneErrorLine(await runCli(...caseArgs('multiqueue'), '--socket-dir', 'relative/dir'), 1),
+      expectOneErrorLine(await runCli('--podinfo', join(casesDir, 'nowhere'), '--vmi', join(casesDir, 'multiqueue/vmi.yaml')), 1),
+      expectOneErrorLine(await runCli('--podinfo', syntaxDir, '--vmi', join(syntaxDir, 'vmi.yaml')), 1),
+      expectOneErrorLine(await runCli(...caseArgs('error-socket-not-found')), 1),
+      expectOneErrorLine(await runCli('--podinfo', join(casesDir, 'multiqueue'), '--vmi', join(casesDir, 'multiqueue/annotations')), 1),
+    ];
+    expect(lines.map((l) => l.replaceAll(repoRoot, '<repo>').replace(/ \(hint:.*\)$/, ''))).toMatchInlineSnapshot(`
+      [
+        "error: missing --podinfo <dir|file> (see --help)",
+        "error: missing --vmi <file> (see --help)",
+        "error: Unknown option '--frobnicate' (see --help)",
+        "error: --wait "soon": expected a number of seconds >= 0",
+        "error: cannot read VMI file <repo>/fixtures/cases/missing.yaml: no such file or directory",
+        "error: E_CONFIG: invalid converter settings: socketDir: must be an absolute path",
+        "error: E_PODINFO_READ: cannot read <repo>/fixtures/cases/nowhere: no such file or directory",
+        "error: E_PODINFO_SYNTAX: <repo>/fixtures/cases/error-podinfo-syntax/annotations:2: value of kubevirt.io/domain: expected an opening double quote at column 20",
+        "error: E_SOCKET_NOT_FOUND: interface 'sriov-a': no vhost-user socket for pod interface net1 (NAD default/sriov-net-a): device-info is type 'pci', no userspace/configuration-data entry with ifName net1",
+        "error: E_VMI_INVALID: <repo>/fixtures/cases/multiqueue/annotations: not YAML or JSON (Implicit keys need to be on a single line at line 1, column 1:)",
+      ]
+    `);
+  });
+
+  it('rejects a broken domain with one error line', async () => {
+    const dir = join(casesDir, 'multiqueue');
+    const line = expectOneErrorLine(await runCli(...caseArgs('multiqueue'), '--domain', join(dir, 'vmi.yaml')), 1);
+    expect(line).toMatch(/^error: E_DOMAIN_XML: /);
+  });
+});
+
+describe('kubevirt-vhostuser convert --wait', () => {
+  const volumes: string[] = [];
+  afterAll(async () => {
+    await Promise.all(volumes.map((d) => rm(d, { recursive: true, force: true })));
+  });
+
+  it('waits for late annotations, then prints the domain', async () => {
+    const dir = await makeVolumeDir();
+    volumes.push(dir);
+    const late = join(casesDir, 'late-annotations');
+    await publishAnnotations(dir, readFileSync(join(late, 'annotations.initial'), 'utf8'));
+    setTimeout(() => void publishAnnotations(dir, readFileSync(join(late, 'annotations'), 'utf8')), 50);
+    const run = await runCli('--podinfo', dir, '--vmi', join(late, 'vmi.yaml'), '--domain', join(late, 'domain.xml'), '--wait', '20');
+    expect(run.stderr).toBe('');
+    expect(run.stdout).toBe(readFileSync(join(late, 'expected.xml'), 'utf8'));
+  });
+
+  it('exits 1 with E_TIMEOUT when they do not come in time', async () => {
+    const dir = await makeVolumeDir();
+    volumes.push(dir);
+    const late = join(casesDir, 'late-annotations');
+    await publishAnnotations(dir, readFileSync(join(late, 'annotations.initial'), 'utf8'));
+    const line = expectOneErrorLine(await runCli('--podinfo', dir, '--vmi', join(late, 'vmi.yaml'), '--wait', '0.2'), 1);
+    expect(line).toMatch(/^error: E_TIMEOUT: .*still missing after 0\.2s: interface 'vhost-user-net-1': /);
+  });
+});
+
+describe('the installed command (dist/, as `npm run sample` runs it)', () => {
+  it('prints the rewritten domain of the sample case and exits 0', async () => {
+    const bin = join(repoRoot, 'bin/kubevirt-vhostuser.js');
+    expect(existsSync(join(repoRoot, 'dist/cli/main.js')), 'run `npm run build` first').toBe(true);
+    const pkg = JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8')) as { scripts: Record<string, string> };
+    const sample = pkg.scripts['sample'] ?? '';
+    expect(sample.startsWith('node bin/kubevirt-vhostuser.js convert ')).toBe(true);
+    const args = sample.split(' ').slice(2);
+    const run = await new Promise<Run>((resolve) => {
+      execFile(process.execPath, [bin, ...args], { cwd: repoRoot }, (err, stdout, stderr) => {
+        resolve({ code: err === null ? 0 : typeof err.code === 'number' ? err.code : 1, stdout, stderr });
+      });
+    });
+    expect(run.stderr).toBe('');
+    expect(run.code).toBe(0);
+    expect(run.stdout).toBe(readFileSync(join(casesDir, 'hashed-deviceinfo/expected.xml'), 'utf8'));
+  });
+});
