@@ -9,6 +9,9 @@ const samples = JSON.parse(fixture('domains/interfaces.json')) as Record<string,
 const dpdk0 = samples['server-full'] as ResolvedInterface;
 const net2 = samples['client-reconnect'] as ResolvedInterface;
 const ours = [dpdk0, net2];
+// libvirt refuses a per-device boot order where <os><boot dev> is set (as in libvirt's and Kube-OVN's samples).
+const { bootOrder: _boot, ...dpdk0Unordered } = dpdk0;
+const oursFor = (xml: string): ResolvedInterface[] => (/<boot dev=/.test(xml) ? [dpdk0Unordered, net2] : ours);
 const OUR_ALIASES = new Set(['ua-dpdk0', 'ua-net2']);
 
 const DOMAINS = ['kubevirt-x86_64', 'kubevirt-hooks', 'libvirt-net-vhostuser', 'libvirt-net-vhostuser-multiq', 'kubeovn-dpdk-vm', 'busy', 'numa'];
@@ -52,24 +55,25 @@ function withoutOurParts(nodes: Node[]): Node[] {
 
 describe('rewriteDomain on real domains', () => {
   it.each(DOMAINS)('writes %s as in its golden file', async (name) => {
-    await expect(rewriteDomain(domain(name), ours)).toMatchFileSnapshot(`../../fixtures/domains/expected/rewrite-${name}.xml`);
+    await expect(rewriteDomain(domain(name), oursFor(domain(name)))).toMatchFileSnapshot(`../../fixtures/domains/expected/rewrite-${name}.xml`);
   });
 
   it.each(DOMAINS)('returns no edits and the same bytes when run on its own output (%s)', (name) => {
-    const once = rewriteDomain(domain(name), ours);
-    expect(planDomainEdits(once, ours)).toEqual([]);
-    expect(rewriteDomain(once, ours)).toBe(once);
+    const ifaces = oursFor(domain(name));
+    const once = rewriteDomain(domain(name), ifaces);
+    expect(planDomainEdits(once, ifaces)).toEqual([]);
+    expect(rewriteDomain(once, ifaces)).toBe(once);
   });
 
   it.each(DOMAINS)('changes nothing but our interfaces and shared memory (%s, parsed trees)', (name) => {
     const before = withoutOurParts(parseXmlTree(domain(name)) as Node[]);
-    const after = withoutOurParts(parseXmlTree(rewriteDomain(domain(name), ours)) as Node[]);
+    const after = withoutOurParts(parseXmlTree(rewriteDomain(domain(name), oursFor(domain(name)))) as Node[]);
     expect(after).toEqual(before);
   });
 
   it.each(DOMAINS)('keeps every other byte: each edit inserts or replaces only our parts (%s)', (name) => {
     const src = domain(name);
-    for (const edit of planDomainEdits(src, ours)) {
+    for (const edit of planDomainEdits(src, oursFor(src))) {
       const replaced = src.slice(edit.start, edit.end);
       expect(replaced === '' || /^<interface[^]*<alias name=["']ua-dpdk0["']/.test(replaced), replaced).toBe(true);
       expect(edit.text).toMatch(/^(\s*<interface type='vhostuser'>[^]*<\/interface>)+$|^\s*<memoryBacking>|^\s*<access mode='shared'\/>\s*$|^ memAccess='shared'$/);
@@ -107,9 +111,10 @@ describe('rewriteDomain on real domains', () => {
   });
 
   it('converges: a second run with changed values replaces our interfaces in place', () => {
-    const moved = ours.map((i) => ({ ...i, socketPath: `${i.socketPath}-old`, mac: '02:00:00:00:00:99', mtu: 1500 }));
     for (const name of DOMAINS) {
-      expect(rewriteDomain(rewriteDomain(domain(name), [moved[0] as ResolvedInterface, net2]), ours)).toBe(rewriteDomain(domain(name), ours));
+      const ifaces = oursFor(domain(name));
+      const moved = ifaces.map((i) => ({ ...i, socketPath: `${i.socketPath}-old`, mac: '02:00:00:00:00:99', mtu: 1500 }));
+      expect(rewriteDomain(rewriteDomain(domain(name), [moved[0] as ResolvedInterface, net2]), ifaces)).toBe(rewriteDomain(domain(name), ifaces));
     }
   });
 
@@ -172,9 +177,9 @@ describe('rewriteDomain layout', () => {
 
   it('keeps CRLF line breaks', () => {
     const src = domain('libvirt-net-vhostuser').replace(/\n/g, '\r\n');
-    const out = rewriteDomain(src, ours);
+    const out = rewriteDomain(src, oursFor(src));
     expect(out.replace(/\r\n/g, '')).not.toContain('\n');
-    expect(out).toBe(rewriteDomain(domain('libvirt-net-vhostuser'), ours).replace(/\n/g, '\r\n'));
+    expect(out).toBe(rewriteDomain(domain('libvirt-net-vhostuser'), oursFor(src)).replace(/\n/g, '\r\n'));
   });
 
   it('adds after comments inside an otherwise empty <devices>', () => {
@@ -218,6 +223,12 @@ describe('rewriteDomain on bad input', () => {
     const { mac: _mac, ...bare } = net2;
     const src = dom('', '<devices><interface type="ethernet"><alias name="ua-default"/></interface></devices>');
     expect(rewriteDomain(src, [bare])).toContain("<alias name='ua-net2'/>");
+  });
+
+  it("refuses a per-device boot order next to the domain's <os><boot dev>", () => {
+    const err = errorOf(() => rewriteDomain(domain('libvirt-net-vhostuser'), ours));
+    expect([err.code, err.details.iface]).toEqual(['E_DOMAIN_XML', 'dpdk0']);
+    expect(err.message).toContain("interface 'dpdk0': boot order 3 cannot be combined with the domain's <os><boot dev='hd'/>");
   });
 
   it('checks the interfaces before looking at the domain', () => {

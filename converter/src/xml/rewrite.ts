@@ -51,6 +51,18 @@ function checkForeignMacs(devices: XmlElement, ifaces: readonly ResolvedInterfac
   }
 }
 
+/** libvirt refuses per-device `<boot order>` next to `<os><boot dev>`; say so before it does. */
+function checkBootOrder(domain: XmlElement, ifaces: readonly ResolvedInterface[]): void {
+  const withOrder = ifaces.find((i) => i.bootOrder !== undefined);
+  const osBoot = childrenNamed(domain, 'os').flatMap((os) => childrenNamed(os, 'boot'))[0];
+  if (withOrder === undefined || osBoot === undefined) return;
+  throw new ConverterError(
+    'E_DOMAIN_XML',
+    `interface '${withOrder.vmiInterface}': boot order ${withOrder.bootOrder} cannot be combined with the domain's <os><boot dev='${printable(attr(osBoot, 'dev') ?? '')}'/>`,
+    { iface: withOrder.vmiInterface, hint: "libvirt accepts per-device boot orders or <os><boot>, not both: drop the VMI interface's bootOrder" },
+  );
+}
+
 /**
  * The edits that rewriteDomain applies; empty when the domain already says what it should (the
  * rewrite is idempotent). Replacements equal to the text they replace are left out.
@@ -67,6 +79,7 @@ export function planDomainEdits(domainXml: string, ifaces: readonly ResolvedInte
 
   const existing = findOurs(devices, ifaces);
   checkForeignMacs(devices, ifaces, existing);
+  checkBootOrder(root, ifaces);
   const edits: TextEdit[] = [];
   const added: XmlNode[] = [];
   for (const iface of ifaces) {
