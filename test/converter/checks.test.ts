@@ -140,14 +140,21 @@ describe('checkInterfaces', () => {
     expect(() => checkInterfaces(Object.values(samples))).not.toThrow();
   });
 
+  const first = variant({ mac: '02:00:00:00:00:0a', bootOrder: 1, acpiIndex: 1, pciAddress: { domain: '0x0000', bus: '0x01', slot: '0x02', function: '0x0' } });
+  const other = { vmiInterface: 'net9', socketPath: '/other', mac: '02:00:00:00:00:09', bootOrder: 2, acpiIndex: 2, pciAddress: { domain: '0x0000', bus: '0x01', slot: '0x03', function: '0x0' } };
+
   it.each([
-    ['the same interface name', { socketPath: '/other', mac: '02:00:00:00:00:09' }, 'E_VMI_INVALID', 'appears twice'],
-    ['the same socket path', { vmiInterface: 'net9' }, 'E_SOCKET_PATH', 'used by another interface'],
-    ['the same MAC in another case', { vmiInterface: 'net9', socketPath: '/other', mac: '02:00:00:00:00:0A' }, 'E_MAC', 'used by another'],
+    ['the same interface name', { vmiInterface: 'net1' }, 'E_VMI_INVALID', 'interface name "net1"'],
+    ['the same socket path', { socketPath: base.socketPath }, 'E_SOCKET_PATH', 'socket path'],
+    ['the same MAC in another case', { mac: '02:00:00:00:00:0A' }, 'E_MAC', 'MAC "02:00:00:00:00:0a"'],
+    ['the same boot order', { bootOrder: 1 }, 'E_VMI_INVALID', 'boot order "1"'],
+    ['the same ACPI index', { acpiIndex: 1 }, 'E_VMI_INVALID', 'ACPI index "1"'],
+    ['the same PCI address, written differently', { pciAddress: { domain: '0x0', bus: '0x1', slot: '0x2', function: '0x0' } }, 'E_VMI_INVALID', 'PCI address'],
   ])('rejects two interfaces with %s', (_label, change, code, words) => {
-    const first = variant({ mac: '02:00:00:00:00:0a' });
-    const err = errorOf(() => checkInterfaces([first, { ...first, ...change } as ResolvedInterface]));
+    expect(() => checkInterfaces([first, { ...first, ...other } as ResolvedInterface])).not.toThrow();
+    const err = errorOf(() => checkInterfaces([first, { ...first, ...other, ...change } as ResolvedInterface]));
     expect(err.code).toBe(code);
     expect(err.message).toContain(words);
+    expect(err.message).toContain('is used by another interface too');
   });
 });

@@ -124,20 +124,37 @@ export function checkInterface(iface: ResolvedInterface): void {
   }
 }
 
-/** checkInterface on each, then what only a set can get wrong: two interfaces with one name, socket or MAC. */
+interface UniqueRule {
+  readonly code: ConverterErrorCode;
+  readonly what: string;
+  readonly key: (iface: ResolvedInterface) => string | undefined;
+  readonly hint: string;
+}
+
+// libvirt refuses a domain where two devices share any of these; so does QEMU for the socket.
+const UNIQUE: readonly UniqueRule[] = [
+  { code: 'E_VMI_INVALID', what: 'interface name', key: (i) => i.vmiInterface, hint: 'each VMI interface gets one <interface> element' },
+  { code: 'E_SOCKET_PATH', what: 'socket path', key: (i) => i.socketPath, hint: 'each interface needs its own socket' },
+  { code: 'E_MAC', what: 'MAC', key: (i) => i.mac?.toLowerCase(), hint: 'give each interface its own MAC' },
+  { code: 'E_VMI_INVALID', what: 'boot order', key: (i) => i.bootOrder?.toString(), hint: 'boot orders must be unique' },
+  { code: 'E_VMI_INVALID', what: 'ACPI index', key: (i) => i.acpiIndex?.toString(), hint: 'ACPI indexes must be unique' },
+  { code: 'E_VMI_INVALID', what: 'PCI address', key: (i) => pciKey(i.pciAddress), hint: 'PCI addresses must be unique' },
+];
+
+function pciKey(pci: PciAddress | undefined): string | undefined {
+  return pci === undefined ? undefined : [pci.domain, pci.bus, pci.slot, pci.function].map((p) => Number.parseInt(p, 16)).join(':');
+}
+
+/** checkInterface on each, then what only a set can get wrong: two interfaces sharing a name, socket, MAC, boot order, ACPI index or PCI address. */
 export function checkInterfaces(ifaces: readonly ResolvedInterface[]): void {
-  const seen = { name: new Set<string>(), path: new Set<string>(), mac: new Set<string>() };
-  for (const iface of ifaces) {
-    checkInterface(iface);
-    const name = iface.vmiInterface;
-    if (seen.name.has(name)) fail('E_VMI_INVALID', name, 'interface appears twice', 'each VMI interface gets one <interface> element');
-    if (seen.path.has(iface.socketPath)) {
-      fail('E_SOCKET_PATH', name, `socket path ${show(iface.socketPath)} is used by another interface`, 'each interface needs its own socket');
+  ifaces.forEach(checkInterface);
+  for (const rule of UNIQUE) {
+    const seen = new Set<string>();
+    for (const iface of ifaces) {
+      const key = rule.key(iface);
+      if (key === undefined) continue;
+      if (seen.has(key)) fail(rule.code, iface.vmiInterface, `${rule.what} ${show(key)} is used by another interface too`, rule.hint);
+      seen.add(key);
     }
-    const mac = iface.mac?.toLowerCase();
-    if (mac !== undefined && seen.mac.has(mac)) fail('E_MAC', name, `MAC ${mac} is used by another interface`, 'give each interface its own MAC');
-    seen.name.add(name);
-    seen.path.add(iface.socketPath);
-    if (mac !== undefined) seen.mac.add(mac);
   }
 }
