@@ -8,22 +8,13 @@ import { parseNetworkInfo } from '../../converter/src/annotations/network-info.j
 import { parseNetworkStatus } from '../../converter/src/annotations/network-status.js';
 import { parseNetworksAnnotation } from '../../converter/src/annotations/networks.js';
 import { readPodAnnotations } from '../../converter/src/annotations/pod-annotations.js';
-import { ConverterError } from '../../converter/src/errors.js';
 import { parseDownwardApiFile } from '../../converter/src/podnetinfo/parse.js';
+import { errorOf } from './expect-error.js';
 
 const samples = join(import.meta.dirname, '../../fixtures/podnetinfo');
 /** A public sample: a downward-API file, or one decoded annotation value (decoded/<file>). */
 const readSample = (path: string): string => readFileSync(join(samples, path), 'utf8');
 
-function errorOf(fn: () => unknown): { code: string; message: string } {
-  try {
-    fn();
-  } catch (err) {
-    if (err instanceof ConverterError) return { code: err.code, message: err.message.replace(/ \(hint:.*\)$/, '') };
-    throw err;
-  }
-  throw new Error('expected a ConverterError');
-}
 
 describe('parseNetworkStatus', () => {
   it('reads the juniper vhost-user entry with a bare path and no version', () => {

@@ -7,6 +7,7 @@ import { convert, rewriteDomainForPod } from '../../converter/src/index.js';
 import { readPodAnnotationsFile } from '../../converter/src/podnetinfo/read.js';
 import { validateDomainXml } from '../helpers/libvirt.js';
 import { caseNames, casesDir, loadCase, loadCaseVmi, repoRoot, wrapInDomain } from './case-files.js';
+import { withoutHint } from './expect-error.js';
 import { makeVolumeDir, publishAnnotations } from './kubelet-volume.js';
 
 const golden = caseNames('golden').filter((name) => name !== 'late-annotations');
@@ -87,7 +88,7 @@ describe('error cases', () => {
         outcomes[name] = 'no error';
       } catch (err) {
         if (!(err instanceof ConverterError)) throw err;
-        outcomes[name] = `${err.code}: ${err.message.replace(repoRoot, '<repo>').replace(/ \(hint:.*\)$/, '')}`;
+        outcomes[name] = `${err.code}: ${withoutHint(err).replace(repoRoot, '<repo>')}`;
       }
     }
     expect(outcomes).toMatchInlineSnapshot(`

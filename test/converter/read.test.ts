@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ConverterError } from '../../converter/src/errors.js';
 import { readPodAnnotationsFile, waitForPodAnnotations, type MissingEntry } from '../../converter/src/podnetinfo/read.js';
+import { rejectionOf } from './expect-error.js';
 import { makeVolumeDir, publishAnnotations } from './kubelet-volume.js';
 
 const dirs: string[] = [];
@@ -21,15 +22,6 @@ const needs =
   (annotations: ReadonlyMap<string, string>): MissingEntry[] =>
     annotations.has(key) ? [] : [{ what: 'dpdk0', message: `interface 'dpdk0': no ${key}` }];
 
-async function rejection(promise: Promise<unknown>): Promise<ConverterError> {
-  try {
-    await promise;
-  } catch (err) {
-    if (err instanceof ConverterError) return err;
-    throw err;
-  }
-  throw new Error('expected a ConverterError');
-}
 
 describe('readPodAnnotationsFile', () => {
   it('reads <dir>/annotations through kubelet symlinks, or a file path', async () => {
@@ -41,16 +33,16 @@ describe('readPodAnnotationsFile', () => {
 
   it('fails with E_PODINFO_READ naming the path when it does not exist', async () => {
     const dir = await volume();
-    const missingDir = await rejection(readPodAnnotationsFile(join(dir, 'nope')));
+    const missingDir = await rejectionOf(readPodAnnotationsFile(join(dir, 'nope')));
     expect([missingDir.code, missingDir.details.file]).toEqual(['E_PODINFO_READ', join(dir, 'nope')]);
-    const noFile = await rejection(readPodAnnotationsFile(dir));
+    const noFile = await rejectionOf(readPodAnnotationsFile(dir));
     expect(noFile.message).toContain(`cannot read ${join(dir, 'annotations')}: no such file or directory`);
   });
 
   it('fails with E_PODINFO_SYNTAX naming the file and line', async () => {
     const dir = await volume();
     await writeFile(join(dir, 'annotations'), 'a="1"\nb=2');
-    const err = await rejection(readPodAnnotationsFile(dir));
+    const err = await rejectionOf(readPodAnnotationsFile(dir));
     expect(err.code).toBe('E_PODINFO_SYNTAX');
     expect(err.details).toMatchObject({ file: join(dir, 'annotations'), line: 2 });
   });
@@ -93,7 +85,7 @@ describe('waitForPodAnnotations', () => {
   it('gives up with E_TIMEOUT listing what is still missing', async () => {
     const dir = await volume();
     await publishAnnotations(dir, { other: '1' });
-    const err = await rejection(waitForPodAnnotations(dir, { timeoutMs: 150, pollMs: 30, missing: needs('want') }));
+    const err = await rejectionOf(waitForPodAnnotations(dir, { timeoutMs: 150, pollMs: 30, missing: needs('want') }));
     expect(err.code).toBe('E_TIMEOUT');
     expect(err.details.missing).toEqual(['dpdk0']);
     expect(err.message.replace(dir, '<dir>')).toMatchInlineSnapshot(`"<dir>/annotations: still missing after 0.15s: interface 'dpdk0': no want (hint: the CNI writes these annotations during pod network setup; check Multus and the CNI logs, or wait longer)"`);
@@ -105,7 +97,7 @@ describe('waitForPodAnnotations', () => {
     const broken = () => {
       throw new ConverterError('E_ANNOTATION_JSON', 'annotation x: not valid JSON');
     };
-    const err = await rejection(waitForPodAnnotations(dir, { timeoutMs: 60_000, pollMs: 30_000, missing: broken }));
+    const err = await rejectionOf(waitForPodAnnotations(dir, { timeoutMs: 60_000, pollMs: 30_000, missing: broken }));
     expect(err.code).toBe('E_ANNOTATION_JSON');
   });
 });

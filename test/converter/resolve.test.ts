@@ -2,10 +2,10 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseConverterConfig } from '../../converter/src/config.js';
-import { ConverterError } from '../../converter/src/errors.js';
 import { parseDownwardApiFile } from '../../converter/src/podnetinfo/parse.js';
 import { resolveAvailable, resolveInterfaces } from '../../converter/src/resolve.js';
 import { parseVmi } from '../../converter/src/vmi.js';
+import { errorOf } from './expect-error.js';
 
 const samples = join(import.meta.dirname, '../../fixtures/podnetinfo');
 const STATUS = 'k8s.v1.cni.cncf.io/network-status';
@@ -39,15 +39,6 @@ function resolve(ann: Map<string, string>, vmi: ReturnType<typeof vmiOf>, config
   return resolveInterfaces(ann, vmi, parseConverterConfig(config));
 }
 
-function failure(fn: () => unknown): { code: string; message: string } {
-  try {
-    fn();
-  } catch (err) {
-    if (err instanceof ConverterError) return { code: err.code, message: err.message.replace(/ \(hint:.*\)$/, '') };
-    throw err;
-  }
-  throw new Error('expected a ConverterError');
-}
 
 describe('resolveInterfaces: which interfaces', () => {
   const ann = annotations({
@@ -120,7 +111,7 @@ describe('resolveInterfaces: pod interface', () => {
       ['red', 'podb1f51a511f1', '/s/red'],
     ]);
     const ambiguous = annotations({ [STATUS]: [{ name: 'vms/shared', interface: 'x1' }, { name: 'vms/shared', interface: 'x2' }] });
-    expect(failure(() => resolve(ambiguous, vmi))).toMatchInlineSnapshot(`
+    expect(errorOf(() => resolve(ambiguous, vmi))).toMatchInlineSnapshot(`
       {
         "code": "E_POD_INTERFACE_NOT_FOUND",
         "message": "interface 'blue': network-status lists 2 attachments of NAD vms/shared (x1, x2) and none is named pod16477688c0e or net1",
@@ -175,7 +166,7 @@ describe('resolveInterfaces: socket and mode', () => {
       pciOnly: annotations(status({ 'device-info': { type: 'pci', version: '1.0.0', pci: { 'pci-address': '0000:65:00.4' } } })),
       nothing: annotations(status({})),
     };
-    expect(Object.fromEntries(Object.entries(cases).map(([name, ann]) => [name, failure(() => one(ann))]))).toMatchInlineSnapshot(`
+    expect(Object.fromEntries(Object.entries(cases).map(([name, ann]) => [name, errorOf(() => one(ann))]))).toMatchInlineSnapshot(`
       {
         "badMode": {
           "code": "E_MODE",
@@ -267,7 +258,7 @@ describe('resolveInterfaces: VMI errors', () => {
     const noNetwork = parseVmi({ spec: { domain: { devices: { interfaces: [{ name: 'x', vhostuser: {} }] } }, networks: [] } });
     const podNetwork = parseVmi({ spec: { domain: { devices: { interfaces: [{ name: 'x', binding: { name: 'vhostuser' } }] } }, networks: [{ name: 'x', pod: {} }] } });
     const nothingYet = vmiOf([{ name: 'blue', vhostuser: {} }]);
-    expect([failure(() => resolve(new Map(), noNetwork)), failure(() => resolve(new Map(), podNetwork)), failure(() => resolve(new Map(), nothingYet))]).toMatchInlineSnapshot(`
+    expect([errorOf(() => resolve(new Map(), noNetwork)), errorOf(() => resolve(new Map(), podNetwork)), errorOf(() => resolve(new Map(), nothingYet))]).toMatchInlineSnapshot(`
       [
         {
           "code": "E_NETWORK_NOT_FOUND",
