@@ -26,7 +26,7 @@ describe('emitInterfaces', () => {
 
   it('writes exactly what libvirt writes back for it, apart from the target device libvirt names', async () => {
     // libvirt invents a MAC when there is none, and leaves out queues='1', its default.
-    const ifaces = Object.values(samples).map((s, i) => ({ ...s, mac: s.mac ?? `02:00:00:00:00:0${i}`, queues: s.queues === 1 ? 2 : s.queues }));
+    const ifaces = Object.values(samples).map((s, i): ResolvedInterface => ({ ...s, mac: s.mac ?? `02:00:00:00:00:0${i}`, ...(s.queues === 1 ? { queues: 2 } : {}) }));
     const ours = emitInterfaces(ifaces);
     const dumped = await dumpDomainXml(minimalDomain(indent(ours, '    ')), 'kvvu-test');
     const theirs = dumped.split('\n').filter((l) => !l.includes('<target dev='));
