@@ -1,6 +1,6 @@
 // helm lint --strict and helm template for the defaults and each TLS mode; every rendered object
 // must pass the Kubernetes schemas (kubernetes-models) or, for CRD kinds, the hand-written checks.
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
@@ -97,6 +97,30 @@ describe('helm template', () => {
     for (const obj of objects) {
       expect(obj.metadata.namespace, `${obj.kind}/${obj.metadata.name}`).toBe(clusterScoped.has(obj.kind) ? undefined : 'net-system');
     }
+  });
+});
+
+describe('NOTES.txt', () => {
+  const notes = async (values: Values) => {
+    const run = await runHelm(['install', 'vhu', chartDir, '--namespace', 'vms-net', '--dry-run=client', ...setJson(values)]);
+    expect(run.code).toBe(0);
+    return run.stdout.slice(run.stdout.indexOf('NOTES:'));
+  };
+
+  it('warns that baseline and restricted Pod Security levels reject the mutated pods', async () => {
+    const text = await notes({});
+    expect(text).toContain('Pod Security admission runs after mutating webhooks');
+    expect(text).toMatch(/hostPath \(\/var\/run\/openvswitch\/\), which the "baseline" and "restricted" levels forbid/);
+    expect(text).toContain("kubectl get namespaces -l 'pod-security.kubernetes.io/enforce in (baseline,restricted)'");
+    // Every example it points to ships with the chart.
+    const examples = text.match(/examples\/[\w.-]+\.yaml/g) ?? [];
+    expect(examples).toHaveLength(3);
+    for (const file of examples) expect(existsSync(path.join(chartDir, file)), file).toBe(true);
+  });
+
+  it('says when a single replica left the PodDisruptionBudget out', async () => {
+    expect(await notes({})).not.toContain('no PodDisruptionBudget');
+    expect(await notes({ replicaCount: 1 })).toContain('replicaCount is 1, so no PodDisruptionBudget was created');
   });
 });
 
