@@ -1,6 +1,6 @@
 // buildApp(config, deps): the fastify instance with every route; it never listens (main.ts does),
 // so tests drive it with inject(). Lookups, metrics and the certificate are passed in.
-import Fastify, { type FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyInstance } from 'fastify';
 import type { DecisionContext } from './admission/decide.js';
 import type { MutationConfig, WebhookConfig } from './config.js';
 import type { Lookups } from './k8s/sources.js';
@@ -33,7 +33,7 @@ export function buildApp(config: AppConfig, deps: AppDeps): FastifyInstance {
   const app = Fastify({
     logger: { level: config.logLevel, ...(deps.logStream === undefined ? {} : { stream: deps.logStream }) },
     // One line per request is written by the route itself, with the uid and the pod.
-    disableRequestLogging: true,
+    logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: config.bodyLimitBytes,
     // Slow clients may not hold a connection open forever (the API server sends whole bodies).
     requestTimeout: 30_000,

@@ -81,8 +81,9 @@ const int = (min: number, max: number) =>
     .regex(/^[0-9]+$/, `expected an integer from ${min} to ${max}`)
     .transform(Number)
     .pipe(z.number().min(min, `expected an integer from ${min} to ${max}`).max(max, `expected an integer from ${min} to ${max}`));
+// host:port, [v6]:port, or a bare IPv6 host (the port follows the last colon, so ':::8443' works).
 const listen = z.string().transform((s, ctx) => {
-  const m = /^(?:\[([0-9a-fA-F:.]+)\]|([^:[\]]+)):([0-9]{1,5})$/.exec(s);
+  const m = /^(?:\[([0-9a-fA-F:.]+)\]|([^[\]]+)):([0-9]{1,5})$/.exec(s);
   const port = Number(m?.[3]);
   if (m === null || port > 65535) {
     ctx.addIssue({ code: 'custom', message: 'expected host:port (or [v6]:port) with a port from 0 to 65535' });
@@ -135,7 +136,9 @@ export function parseFlags(argv: readonly string[], options: Options): Values {
   });
   let values: Values;
   try {
-    values = parseArgs({ args: args.filter((a) => a !== ''), options, strict: true, allowPositionals: false }).values as Values;
+    // parseArgs gets only type and multiple: its own `default` would bypass our validation.
+    const spec = Object.fromEntries(Object.entries(options).map(([k, o]) => [k, { type: o.type, multiple: o.multiple === true }]));
+    values = parseArgs({ args: args.filter((a) => a !== ''), options: spec, strict: true, allowPositionals: false }).values as Values;
   } catch (err) {
     // Node's message continues with advice on positionals; the first sentence names the flag.
     const first = (err instanceof Error ? err.message : String(err)).split('. ')[0] ?? '';

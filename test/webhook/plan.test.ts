@@ -1,0 +1,156 @@
+import fastJsonPatch from 'fast-json-patch';
+import { describe, expect, it } from 'vitest';
+import { parsePod, type Pod } from '../../webhook/src/admission/review.js';
+import { createPlanner, type JsonPatchOp, type PlanPatch } from '../../webhook/src/mutate/plan.js';
+import { defaultMutationConfig, loadPod, podNames, type Json } from './fixtures.js';
+
+const DEFAULT_SETTINGS = defaultMutationConfig().volumes;
+const plan = createPlanner({ volumes: DEFAULT_SETTINGS, bindingNames: ['vhostuser'] });
+
+function opsOf(planPatch: PlanPatch, pod: Json): readonly JsonPatchOp[] {
+  const result = planPatch(parsePod(pod), 'ns/pod');
+  if (!result.ok) throw result.error;
+  return result.ops;
+}
+
+/** Applies with fast-json-patch in validating mode (throws on any op that does not apply). */
+function applyValidated(pod: Json, ops: readonly JsonPatchOp[]): Json {
+  return fastJsonPatch.applyPatch(structuredClone(pod), ops as fastJsonPatch.Operation[], true, false).newDocument;
+}
+
+function mountsOf(pod: Json, container: string): { name: string; mountPath: string }[] {
+  const containers = (pod['spec'] as { containers: { name: string; volumeMounts?: { name: string; mountPath: string }[] }[] }).containers;
+  return containers.find((c) => c.name === container)?.volumeMounts ?? [];
+}
+
+function volumeNames(pod: Json): string[] {
+  return ((pod['spec'] as { volumes?: { name: string }[] }).volumes ?? []).map((v) => v.name);
+}
+
+// The planner only runs on launcher pods; the conflict case has its own test.
+const notPlanned = new Set(['volume-conflict', 'non-launcher']);
+
+describe('planPatch on every pod fixture', () => {
+  it.each(podNames().filter((n) => !notPlanned.has(n)))('%s: only add ops, they apply, and a second run adds nothing', (name) => {
+    const pod = loadPod(name);
+    const ops = opsOf(plan, pod);
+    expect(ops.every((op) => op.op === 'add')).toBe(true);
+    const patched = applyValidated(pod, ops);
+    expect(opsOf(plan, patched)).toEqual([]);
+    // No volume name twice, no mount path twice in a container, every mount names a volume.
+    const names = volumeNames(patched);
+    expect(new Set(names).size).toBe(names.length);
+    for (const c of (patched['spec'] as { containers: { name: string }[] }).containers) {
+      const paths = mountsOf(patched, c.name).map((m) => m.mountPath.replace(/\/+$/, ''));
+      expect(new Set(paths).size).toBe(paths.length);
+      for (const m of mountsOf(patched, c.name)) expect(names).toContain(m.name);
+    }
+  });
+});
+
+describe('planPatch', () => {
+  it('adds the three volumes and their compute mounts, and podinfo in the vhostuser sidecar', () => {
+    const patched = applyValidated(loadPod('launcher-v1-binding'), opsOf(plan, loadPod('launcher-v1-binding')));
+    expect(volumeNames(patched).slice(-3)).toEqual(['shared-dir', 'ovs-run-dir', 'podinfo']);
+    expect(mountsOf(patched, 'compute').slice(-3)).toEqual([
+      { name: 'shared-dir', mountPath: '/var/lib/cni/usrcni/' },
+      { name: 'ovs-run-dir', mountPath: '/var/run/openvswitch/' },
+      { name: 'podinfo', mountPath: '/etc/podnetinfo' },
+    ]);
+    expect(mountsOf(patched, 'hook-sidecar-0').at(-1)).toEqual({ name: 'podinfo', mountPath: '/etc/podnetinfo' });
+    const volumes = (patched['spec'] as { volumes: Json[] }).volumes;
+    expect(volumes.find((v) => v['name'] === 'ovs-run-dir')).toEqual({
+      name: 'ovs-run-dir',
+      hostPath: { path: '/var/run/openvswitch/', type: 'Directory' },
+    });
+  });
+
+  it('creates spec.volumes and each volumeMounts array before appending when they are absent', () => {
+    const ops = opsOf(plan, loadPod('no-volumes'));
+    expect(ops.map((o) => `${o.path} ${Array.isArray(o.value) ? '[]' : ''}`.trim())).toEqual([
+      '/spec/volumes []',
+      '/spec/volumes/-',
+      '/spec/volumes/-',
+      '/spec/volumes/-',
+      '/spec/containers/0/volumeMounts []',
+      '/spec/containers/0/volumeMounts/-',
+      '/spec/containers/0/volumeMounts/-',
+      '/spec/containers/0/volumeMounts/-',
+      '/spec/containers/1/volumeMounts []',
+      '/spec/containers/1/volumeMounts/-',
+    ]);
+  });
+
+  it("reuses network-resources-injector's podnetinfo mount instead of mounting a second volume there", () => {
+    const ops = opsOf(plan, loadPod('nri-podnetinfo'));
+    expect(ops.map((o) => (o.value as { name?: string }).name)).toEqual(['shared-dir', 'ovs-run-dir', 'shared-dir', 'ovs-run-dir']);
+  });
+
+  it('mounts podinfo only in sidecars serving one of our bindings, and touches other containers not at all', () => {
+    const patched = applyValidated(loadPod('several-containers'), opsOf(plan, loadPod('several-containers')));
+    expect(mountsOf(patched, 'hook-sidecar-0').map((m) => m.name)).toContain('podinfo');
+    expect(mountsOf(patched, 'hook-sidecar-1').map((m) => m.name)).not.toContain('podinfo');
+    expect(mountsOf(patched, 'guest-console-log')).toEqual(mountsOf(loadPod('several-containers'), 'guest-console-log'));
+  });
+
+  it('leaves sidecars alone when podinfo-in-sidecars is off', () => {
+    const off = createPlanner({ volumes: { ...DEFAULT_SETTINGS, podinfo: { ...DEFAULT_SETTINGS.podinfo, inSidecars: false } }, bindingNames: ['vhostuser'] });
+    expect(opsOf(off, loadPod('launcher-v1-binding')).some((o) => o.path.startsWith('/spec/containers/1/'))).toBe(false);
+  });
+
+  it('uses configured names and paths, and escapes nothing it does not need to', () => {
+    const custom = createPlanner({
+      volumes: {
+        sharedDir: { name: 'vhu-sockets', mountPath: '/var/run/vhu' },
+        ovsRunDir: { name: 'ovs', hostPath: '/run/openvswitch', mountPath: '/run/openvswitch' },
+        podinfo: { name: 'podnetinfo', mountPath: '/etc/podnetinfo', inSidecars: true },
+      },
+      bindingNames: ['vhostuser'],
+    });
+    const patched = applyValidated(loadPod('launcher-v1-binding'), opsOf(custom, loadPod('launcher-v1-binding')));
+    expect(volumeNames(patched).slice(-3)).toEqual(['vhu-sockets', 'ovs', 'podnetinfo']);
+    expect(opsOf(custom, patched)).toEqual([]);
+  });
+
+  it('treats /var/run/openvswitch and /var/run/openvswitch/ as the same mount path', () => {
+    const pod = loadPod('already-mutated');
+    const compute = (pod['spec'] as { containers: { volumeMounts: { mountPath: string }[] }[] }).containers[0];
+    for (const m of compute?.volumeMounts ?? []) m.mountPath = m.mountPath.replace(/\/+$/, '');
+    expect(opsOf(plan, pod)).toEqual([]);
+  });
+
+  it('refuses a volume of our name with another source, naming the volume, the source and the flag', () => {
+    const result = plan(parsePod(loadPod('volume-conflict')), 'tests/virt-launcher-vhostuser-vm-x');
+    expect(result.ok).toBe(false);
+    if (result.ok) return;
+    expect(result.error.code).toBe('E_VOLUME_CONFLICT');
+    expect(result.error.message).toMatchInlineSnapshot(
+      `"pod tests/virt-launcher-vhostuser-vm-x: volume "shared-dir" already exists with a configMap source; vhost-user needs an emptyDir or hostPath volume (the userspace CNI places the sockets there) under that name. Rename that volume or change --shared-dir-volume"`,
+    );
+  });
+
+  it('refuses another volume already mounted at the socket directory', () => {
+    const pod = loadPod('launcher-v1-binding') as { spec: { containers: { volumeMounts: Json[] }[] } };
+    pod.spec.containers[0]?.volumeMounts.push({ name: 'private', mountPath: '/var/lib/cni/usrcni' });
+    const result = plan(parsePod(pod), 'tests/p');
+    expect(result.ok ? '' : result.error.message).toMatch(
+      /^pod tests\/p: container "compute" already mounts volume "private" at \/var\/lib\/cni\/usrcni; vhost-user needs volume "shared-dir"/,
+    );
+  });
+
+  it('accepts an existing hostPath of the OVS run directory under another name', () => {
+    const pod = loadPod('launcher-v1-binding') as { spec: { containers: { volumeMounts: Json[] }[]; volumes: Json[] } };
+    pod.spec.volumes.push({ name: 'ovs', hostPath: { path: '/var/run/openvswitch' } });
+    pod.spec.containers[0]?.volumeMounts.push({ name: 'ovs', mountPath: '/var/run/openvswitch' });
+    const names = opsOf(plan, pod as unknown as Json).map((o) => (o.value as { name?: string }).name);
+    expect(names).not.toContain('ovs-run-dir');
+  });
+
+  it('says so when the pod has no compute container', () => {
+    const pod: Pod = parsePod({ spec: { containers: [{ name: 'web' }] } });
+    const result = plan(pod, 'tests/p');
+    expect(result.ok ? '' : `${result.error.code}: ${result.error.message}`).toBe(
+      'E_POD_UNSUPPORTED: pod tests/p: no container named "compute"; expected a KubeVirt virt-launcher pod',
+    );
+  });
+});
