@@ -7,7 +7,7 @@ import { ConverterError } from './errors.js';
 import type { ResolvedInterface } from './model.js';
 import { toAnnotationMap } from './annotations/pod-annotations.js';
 import { readPodAnnotationsFile, waitForPodAnnotations, type MissingEntry } from './podnetinfo/read.js';
-import { resolveAvailable, resolveInterfaces } from './resolve.js';
+import { resolveAvailable, resolveInterfaces, vhostUserInterfaces } from './resolve.js';
 import { parseVmi, type Vmi } from './vmi.js';
 import { emitInterfaces, rewriteDomain } from './xml/index.js';
 
@@ -77,6 +77,8 @@ export interface RewriteForPodInput {
 export async function rewriteDomainForPod(input: RewriteForPodInput): Promise<string> {
   const config = parseConverterConfig(input.config ?? {});
   const vmi = decodeVmi(input.vmi);
+  // Nothing to resolve: the pod may not even have the podinfo volume, so do not read it.
+  if (vhostUserInterfaces(vmi, config.bindingNames).length === 0) return convertParsed(new Map(), vmi, config, input.domainXml).xml;
   const annotations = await loadPodAnnotations(input.podinfo, vmi, config, input.waitMs ?? config.waitMs);
   return convertParsed(annotations, vmi, config, input.domainXml).xml;
 }

@@ -77,6 +77,21 @@ describe('late-annotations case', () => {
   });
 });
 
+describe('rewriteDomainForPod', () => {
+  it('returns the domain untouched, without reading podinfo, for a VMI without vhost-user interfaces', async () => {
+    const { domainXml = '' } = loadCase('hashed-deviceinfo');
+    const vmi = { spec: { domain: { devices: { interfaces: [{ name: 'default', masquerade: {} }] } }, networks: [{ name: 'default', pod: {} }] } };
+    const xml = await rewriteDomainForPod({ domainXml, vmi, podinfo: join(casesDir, 'no-such-dir') });
+    expect(xml).toBe(domainXml);
+  });
+
+  it('reads once with waitMs 0 and reports the first missing fact', async () => {
+    const { domainXml = '', vmi } = loadCase('late-annotations');
+    const err = await rewriteDomainForPod({ domainXml, vmi, podinfo: join(casesDir, 'late-annotations/annotations.initial'), waitMs: 0 }).catch((e: unknown) => e);
+    expect(err).toMatchObject({ code: 'E_SOCKET_NOT_FOUND', details: { iface: 'vhost-user-net-1' } });
+  });
+});
+
 describe('error cases', () => {
   it('each fails with its own code and a message naming what is wrong', async () => {
     const outcomes: Record<string, string> = {};
