@@ -15,7 +15,8 @@ function opsOf(planPatch: PlanPatch, pod: Json): readonly JsonPatchOp[] {
 
 /** Applies with fast-json-patch in validating mode (throws on any op that does not apply). */
 function applyValidated(pod: Json, ops: readonly JsonPatchOp[]): Json {
-  return fastJsonPatch.applyPatch(structuredClone(pod), ops as fastJsonPatch.Operation[], true, false).newDocument;
+  // Cloned: fast-json-patch inserts op values by reference and appends into them later.
+  return fastJsonPatch.applyPatch(structuredClone(pod), structuredClone(ops) as fastJsonPatch.Operation[], true, false).newDocument;
 }
 
 function mountsOf(pod: Json, container: string): { name: string; mountPath: string }[] {

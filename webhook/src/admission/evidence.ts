@@ -18,6 +18,9 @@ export interface NetworkRef {
   readonly name: string;
 }
 
+// Object names in the comma form (DNS-1123 subdomain characters).
+const K8S_NAME = /^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/;
+
 function record(v: unknown): Record<string, unknown> | undefined {
   return typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined;
 }
@@ -54,7 +57,7 @@ export function parseMultusNetworks(value: string | undefined, podNamespace: str
   if (value === undefined) return [];
   const text = value.trim();
   const refs: NetworkRef[] = [];
-  if (text.startsWith('[')) {
+  if (text.startsWith('[') || text.startsWith('{')) {
     let list: unknown;
     try {
       list = JSON.parse(text);
@@ -75,7 +78,7 @@ export function parseMultusNetworks(value: string | undefined, podNamespace: str
       const item = raw.trim().split('@')[0] ?? '';
       const slash = item.indexOf('/');
       const ref = slash < 0 ? { namespace: podNamespace, name: item } : { namespace: item.slice(0, slash), name: item.slice(slash + 1) };
-      if (ref.name !== '' && ref.namespace !== '') refs.push(ref);
+      if (K8S_NAME.test(ref.name) && K8S_NAME.test(ref.namespace)) refs.push(ref);
     }
   }
   const seen = new Set<string>();

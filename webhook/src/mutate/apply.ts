@@ -27,8 +27,11 @@ export function applyAddOps<T>(doc: T, ops: readonly JsonPatchOp[]): T {
         parent = (parent as Record<string, unknown>)[seg];
       } else fail(path, `missing parent '${seg}'`);
     }
-    if (Array.isArray(parent)) parent.splice(arrayIndex(parent, last, path, true), 0, value);
-    else if (typeof parent === 'object' && parent !== null) (parent as Record<string, unknown>)[last] = value;
+    // A copy: planPatch shares (frozen) values between ops and calls, and later ops append to
+    // arrays that earlier ops inserted.
+    const copy = structuredClone(value);
+    if (Array.isArray(parent)) parent.splice(arrayIndex(parent, last, path, true), 0, copy);
+    else if (typeof parent === 'object' && parent !== null) (parent as Record<string, unknown>)[last] = copy;
     else fail(path, 'parent is not an object or array');
   }
   return doc;

@@ -56,18 +56,19 @@ export function createPlanner(settings: PlannerSettings): PlanPatch {
 
   return function planPatch(pod: Pod, podRef: string): PlanResult {
     const { containers, volumes } = pod.spec;
+    if (!containers.some((c) => c.name === COMPUTE_CONTAINER)) {
+      const message = `pod ${podRef}: no container named "${COMPUTE_CONTAINER}"; expected a KubeVirt virt-launcher pod`;
+      return { ok: false, error: new WebhookError('E_POD_UNSUPPORTED', message) };
+    }
     const mountOps: JsonPatchOp[] = [];
     // Volume names some target container mounts at our path (existing mount or one we add).
     const referenced = new Set<string>();
-    let computeSeen = false;
 
     for (let i = 0; i < containers.length; i++) {
       const c = containers[i] as Container;
       let roles: readonly WantedVolume[];
-      if (c.name === COMPUTE_CONTAINER) {
-        roles = wanted;
-        computeSeen = true;
-      } else if (inSidecars && bindingNames.includes(bindingPluginName(c) ?? '')) {
+      if (c.name === COMPUTE_CONTAINER) roles = wanted;
+      else if (inSidecars && bindingNames.includes(bindingPluginName(c) ?? '')) {
         roles = podinfo;
       } else continue;
 
@@ -96,15 +97,6 @@ export function createPlanner(settings: PlannerSettings): PlanPatch {
         mountOps.push({ op: 'add', path: pointer('spec', 'containers', i, 'volumeMounts', '-'), value: w.mount });
         referenced.add(w.name);
       }
-    }
-    if (!computeSeen) {
-      return {
-        ok: false,
-        error: new WebhookError(
-          'E_POD_UNSUPPORTED',
-          `pod ${podRef}: no container named "${COMPUTE_CONTAINER}"; expected a KubeVirt virt-launcher pod`,
-        ),
-      };
     }
 
     const volumeOps: JsonPatchOp[] = [];

@@ -1,0 +1,103 @@
+import { describe, expect, it } from 'vitest';
+import { parseWebhookArgs } from '../../webhook/src/config.js';
+
+const TLS = ['--tls-cert', '/certs/tls.crt', '--tls-key', '/certs/tls.key'];
+
+describe('parseWebhookArgs', () => {
+  it('fills every default', () => {
+    expect(parseWebhookArgs(TLS)).toEqual({
+      controllerIdentities: ['system:serviceaccount:kubevirt:kubevirt-controller'],
+      bindingNames: ['vhostuser'],
+      denyForged: false,
+      volumes: {
+        sharedDir: { name: 'shared-dir', mountPath: '/var/lib/cni/usrcni/' },
+        ovsRunDir: { name: 'ovs-run-dir', hostPath: '/var/run/openvswitch/', mountPath: '/var/run/openvswitch/' },
+        podinfo: { name: 'podinfo', mountPath: '/etc/podnetinfo', inSidecars: true },
+      },
+      listen: { host: '0.0.0.0', port: 8443 },
+      tls: { kind: 'files', certFile: '/certs/tls.crt', keyFile: '/certs/tls.key' },
+      offline: false,
+      lookupTimeoutMs: 2000,
+      bodyLimitBytes: 3 * 1024 * 1024,
+      logLevel: 'info',
+      tlsPollIntervalMs: 10_000,
+      drainTimeoutMs: 20_000,
+    });
+  });
+
+  it('reads every flag, in the --flag=value form a Deployment passes', () => {
+    const c = parseWebhookArgs([
+      '--listen=[::]:9443',
+      '--tls-cert=/c',
+      '--tls-key=/k',
+      '--kubeconfig=/kc',
+      '--controller-identity=system:serviceaccount:kv:kubevirt-controller',
+      '--controller-identity=system:serviceaccount:kv2:kubevirt-controller',
+      '--binding-name=vhostuser',
+      '--binding-name=dpdk',
+      '--deny-forged',
+      '--lookup-timeout-ms=500',
+      '--shared-dir-volume=vhu',
+      '--shared-dir-mount-path=/var/run/vhu',
+      '--ovs-run-dir-volume=ovs',
+      '--ovs-run-dir-host-path=/run/openvswitch',
+      '--ovs-run-dir-mount-path=/run/openvswitch',
+      '--podinfo-volume=podnetinfo',
+      '--podinfo-mount-path=/etc/podnetinfo',
+      '--podinfo-in-sidecars=false',
+      '--body-limit-bytes=65536',
+      '--log-level=debug',
+      '--tls-poll-interval-ms=1000',
+      '--drain-timeout-ms=0',
+    ]);
+    expect(c).toMatchObject({
+      listen: { host: '::', port: 9443 },
+      kubeconfig: '/kc',
+      controllerIdentities: ['system:serviceaccount:kv:kubevirt-controller', 'system:serviceaccount:kv2:kubevirt-controller'],
+      bindingNames: ['vhostuser', 'dpdk'],
+      denyForged: true,
+      lookupTimeoutMs: 500,
+      volumes: {
+        sharedDir: { name: 'vhu', mountPath: '/var/run/vhu' },
+        ovsRunDir: { name: 'ovs', hostPath: '/run/openvswitch', mountPath: '/run/openvswitch' },
+        podinfo: { name: 'podnetinfo', mountPath: '/etc/podnetinfo', inSidecars: false },
+      },
+      bodyLimitBytes: 65536,
+      logLevel: 'debug',
+      tlsPollIntervalMs: 1000,
+      drainTimeoutMs: 0,
+    });
+  });
+
+  it.each([
+    [['--dev-cert', '--offline', '--listen', '127.0.0.1:0'], { tls: { kind: 'dev' }, offline: true, listen: { host: '127.0.0.1', port: 0 } }],
+    [[...TLS, '--listen=:::8443'], { listen: { host: '::', port: 8443 } }],
+    [[...TLS, '--deny-forged=false', '--offline=true'], { denyForged: false, offline: true }],
+  ])('accepts %j', (args, want) => {
+    expect(parseWebhookArgs(args)).toMatchObject(want);
+  });
+
+  it.each([
+    [['--tls-cert', '/c'], '--tls-key missing: serve with --tls-cert FILE --tls-key FILE, or --dev-cert for local use'],
+    [[], '--tls-cert and --tls-key missing: serve with --tls-cert FILE --tls-key FILE, or --dev-cert for local use'],
+    [['--dev-cert', ...TLS], '--dev-cert cannot be combined with --tls-cert/--tls-key'],
+    [['--dev-cert', '--offline', '--kubeconfig', '/kc'], '--kubeconfig cannot be combined with --offline'],
+    [['--dev-cert', '--lookup-timeout-ms', 'abc'], '--lookup-timeout-ms: expected an integer from 50 to 29000 (got "abc")'],
+    [['--dev-cert', '--lookup-timeout-ms', '30000'], '--lookup-timeout-ms: expected an integer from 50 to 29000 (got "30000")'],
+    [['--dev-cert', '--listen', '8443'], '--listen: expected host:port (or [v6]:port) with a port from 0 to 65535 (got "8443")'],
+    [['--dev-cert', '--listen', '0.0.0.0:99999'], '--listen: expected host:port (or [v6]:port) with a port from 0 to 65535 (got "0.0.0.0:99999")'],
+    [['--dev-cert', '--shared-dir-volume', 'Shared_Dir'], '--shared-dir-volume: expected a DNS-1123 label (a-z, 0-9, "-", at most 63) (got "Shared_Dir")'],
+    [['--dev-cert', '--podinfo-mount-path', 'etc/podnetinfo'], '--podinfo-mount-path: expected an absolute path (got "etc/podnetinfo")'],
+    [['--dev-cert', '--ovs-run-dir-host-path', '/'], '--ovs-run-dir-host-path: expected a directory below / (got "/")'],
+    [['--dev-cert', '--podinfo-in-sidecars', 'yes'], '--podinfo-in-sidecars: expected true or false (got "yes")'],
+    [['--dev-cert', '--log-level', 'loud'], '--log-level: expected one of fatal, error, warn, info, debug, trace, silent (got "loud")'],
+    [['--dev-cert', '--binding-name='], '--binding-name: expected a non-empty value (got [""])'],
+    [['--dev-cert', '--podinfo-volume', 'shared-dir'], '--podinfo-volume and --shared-dir-volume name the same volume "shared-dir"'],
+    [['--dev-cert', '--podinfo-mount-path', '/var/lib/cni/usrcni'], '--podinfo-mount-path and --shared-dir-mount-path name the same mount path "/var/lib/cni/usrcni"'],
+    [['--dev-cert', '--no-such-flag'], "Unknown option '--no-such-flag'"],
+    [['--dev-cert', 'extra'], "Unexpected argument 'extra'"],
+    [['--dev-cert', '--offline=maybe'], "Option '--offline' does not take an argument"],
+  ])('rejects %j naming the flag', (args, message) => {
+    expect(() => parseWebhookArgs(args)).toThrow(expect.objectContaining({ code: 'E_CONFIG_INVALID', message }));
+  });
+});

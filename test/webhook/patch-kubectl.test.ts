@@ -1,0 +1,62 @@
+// Every patch the webhook returns for the review fixtures, applied for real: fast-json-patch in
+// validating mode and `kubectl patch --local` (no API server can run here; kubectl's JSON Patch
+// code is the library family the API server applies webhook patches with). The result must be a
+// schema-valid Pod, and the webhook run on it must return no patch.
+import fastJsonPatch from 'fast-json-patch';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { buildApp } from '../../webhook/src/app.js';
+import { parseWebhookArgs } from '../../webhook/src/config.js';
+import { createMetrics } from '../../webhook/src/metrics.js';
+import { kubectlPatchLocal, requireKubectl } from '../helpers/kubectl.js';
+import { validatePod } from '../helpers/pod-schema.js';
+import { REVIEW_CASES, fixtureLookups, loadReview, type Json } from './fixtures.js';
+
+const app = buildApp(parseWebhookArgs(['--dev-cert', '--log-level', 'silent']), { lookups: fixtureLookups(), metrics: createMetrics() });
+
+async function admit(review: Json): Promise<Json> {
+  const res = await app.inject({ method: 'POST', url: '/mutate', payload: review });
+  expect(res.statusCode).toBe(200);
+  return (res.json() as { response: Json }).response;
+}
+
+function withObject(review: Json, object: Json): Json {
+  return { ...review, request: { ...(review['request'] as Json), object } };
+}
+
+const patchedCases = Object.keys(REVIEW_CASES).filter((n) => REVIEW_CASES[n]?.pod !== undefined);
+
+beforeAll(() => {
+  requireKubectl();
+});
+
+describe('patches applied by kubectl and fast-json-patch', () => {
+  it.each(patchedCases)('%s', async (name) => {
+    const review = loadReview(name);
+    const pod = (review['request'] as Json)['object'] as Json;
+    const response = await admit(review);
+    if (response['patch'] === undefined) {
+      // Nothing to apply; the pod must still be schema-valid for the other cases to mean anything.
+      validatePod(pod);
+      return;
+    }
+    const patch = JSON.parse(Buffer.from(String(response['patch']), 'base64').toString('utf8')) as fastJsonPatch.Operation[];
+    // fast-json-patch inserts op values by reference and later ops append to them: give each
+    // consumer its own copy of the patch.
+    expect(fastJsonPatch.validate(structuredClone(patch), structuredClone(pod))).toBeUndefined();
+    const byLibrary = fastJsonPatch.applyPatch(structuredClone(pod), structuredClone(patch), true, false).newDocument as Json;
+    const byKubectl = await kubectlPatchLocal(pod, patch);
+
+    expect(byKubectl['spec']).toEqual(byLibrary['spec']);
+    validatePod(byKubectl);
+    const again = await admit(withObject(review, byKubectl));
+    expect(again).not.toHaveProperty('patch');
+    expect(again['allowed']).toBe(true);
+  });
+
+  it('kubectl rejects a patch that appends to an absent array, as the API server would', async () => {
+    const pod = (loadReview('no-volumes')['request'] as Json)['object'];
+    await expect(kubectlPatchLocal(pod, [{ op: 'add', path: '/spec/volumes/-', value: { name: 'x', emptyDir: {} } }])).rejects.toThrow(
+      /kubectl patch --local failed: .*/,
+    );
+  });
+});
