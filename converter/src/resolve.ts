@@ -157,7 +157,7 @@ function findSocket(
     if (vhost === undefined) {
       throw new ConverterError('E_ANNOTATION_SCHEMA', `${where}: type vhost-user without a "vhost-user" section`, { iface });
     }
-    return { path: joinSocketPath(socketDir, vhost.path), mode: mapMode(vhost.mode, config.modeMap.deviceInfo, `${where}: mode`, iface) };
+    return { path: joinSocketPath(socketDir, vhost.path, where, iface), mode: mapMode(vhost.mode, config.modeMap.deviceInfo, `${where}: mode`, iface) };
   }
   const entry = pod.configurationData?.find((c) => c.ifName === podIface);
   if (entry !== undefined) {
@@ -179,7 +179,7 @@ function findSocket(
         hint: 'set container.vhost.mode (normally server) in the NetworkAttachmentDefinition',
       });
     }
-    return { path: joinSocketPath(socketDir, vhost.socketfile), mode: mapMode(vhost.mode, config.modeMap.configurationData, `${where}: vhost.mode`, iface) };
+    return { path: joinSocketPath(socketDir, vhost.socketfile, where, iface), mode: mapMode(vhost.mode, config.modeMap.configurationData, `${where}: vhost.mode`, iface) };
   }
   const otherType = deviceInfos.find((d) => d !== undefined)?.type;
   return new ConverterError(
@@ -191,8 +191,20 @@ function findSocket(
   );
 }
 
-/** Absolute paths stay; bare names are joined to the socket directory (never by concatenation). */
-function joinSocketPath(dir: string, path: string): string {
+/**
+ * Absolute paths stay; bare names are joined to the socket directory (never by concatenation).
+ * A `..` is refused before normalizing, which would resolve it away and let an annotation aim
+ * QEMU at a socket outside the socket directory (the node's OVS run directory, say).
+ */
+function joinSocketPath(dir: string, path: string, where: string, iface: string): string {
+  const parts = path.startsWith('/') ? [path] : [dir, path];
+  const climbing = parts.find((p) => p.split('/').includes('..'));
+  if (climbing !== undefined) {
+    throw new ConverterError('E_SOCKET_PATH', `${where}: socket path ${JSON.stringify(climbing)} contains a '..' segment`, {
+      iface,
+      hint: 'socket paths and userspace/mapped-dir must name the socket directory without ..',
+    });
+  }
   return path.startsWith('/') ? posix.normalize(path) : posix.join(dir, path);
 }
 

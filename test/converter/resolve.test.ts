@@ -154,6 +154,14 @@ describe('resolveInterfaces: socket and mode', () => {
     expect(one(data, { modeMap: { configurationData: { client: 'server' } } })?.mode).toBe('server');
   });
 
+  it("refuses a '..' in a socket path or mapped-dir instead of resolving it away", () => {
+    const climb = annotations(status({ 'device-info': deviceInfo('../../run/openvswitch/db.sock') }));
+    expect(errorOf(() => one(climb))).toMatchObject({ code: 'E_SOCKET_PATH' });
+    expect(errorOf(() => one(annotations(status({ 'device-info': deviceInfo('/var/lib/cni/usrcni/../x') }))))).toMatchObject({ code: 'E_SOCKET_PATH' });
+    const dir = annotations({ ...status({ 'device-info': deviceInfo('sock') }), 'userspace/mapped-dir': '/var/lib/../../run' });
+    expect(errorOf(() => one(dir)).message).toContain(`socket path "/var/lib/../../run" contains a '..' segment`);
+  });
+
   it('pins the errors for unusable socket facts', () => {
     const cfg = (vhost: Record<string, unknown>, iftype = 'vhostuser') => annotations({ ...status({}), [CONFIG_DATA]: [{ ifName: 'pod16477688c0e', config: { iftype, vhost } }] });
     const cases = {
