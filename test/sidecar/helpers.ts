@@ -1,6 +1,7 @@
 // Test helpers for the hook sidecar: a temp socket dir, a running sidecar, and promisified gRPC
 // clients that speak the hook protocol over the real unix socket, as virt-launcher does.
 import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -113,4 +114,20 @@ export function leaveStaleSocket(path: string): void {
   const script = `require('node:net').createServer().listen(${JSON.stringify(path)}, () => process.kill(process.pid, 'SIGKILL'))`;
   const res = spawnSync(process.execPath, ['-e', script], { stdio: 'ignore' });
   if (res.signal !== 'SIGKILL') throw new Error(`helper did not die as planned: ${res.status} ${res.signal}`);
+}
+
+/** Repository paths of the sidecar fixtures. */
+export const FIXTURES = join(import.meta.dirname, '../../fixtures');
+export const SIDECAR_CASES = ['binding-hashed', 'vhostuser-ordinal'] as const;
+export type SidecarCase = (typeof SIDECAR_CASES)[number];
+
+/** The podinfo directory (with its `annotations` file) and the VMI JSON of a case. */
+export function sidecarCase(name: SidecarCase): { podinfo: string; vmiJson: string } {
+  const podinfo = join(FIXTURES, 'sidecar/cases', name);
+  return { podinfo, vmiJson: readFileSync(join(podinfo, 'vmi.json'), 'utf8') };
+}
+
+/** A domain from fixtures/domains/. */
+export function domainFixture(name: string): string {
+  return readFileSync(join(FIXTURES, 'domains', `${name}.xml`), 'utf8');
 }

@@ -46,19 +46,27 @@ export const hookSidecarCommand: Subcommand = {
       return 0;
     }
     const log = jsonLogger({ write: (line) => process.stderr.write(line) });
-    let sidecar: RunningSidecar;
+    // Handlers go in before the socket exists: a signal during start-up must not kill the
+    // process with the socket left behind.
+    let sidecar: RunningSidecar | undefined;
+    let early: NodeJS.Signals | undefined;
+    const onSignal = (signal: NodeJS.Signals): void => {
+      if (sidecar === undefined) early ??= signal;
+      else void sidecar.stop(signal);
+    };
+    for (const s of STOP_SIGNALS) process.on(s, onSignal);
     try {
       sidecar = await startSidecar(
         { socketPath: flags.socket, waitMs: Math.round(flags.waitSeconds * 1000), bindingNames: flags.bindingNames },
         { log, rewrite: converterRewrite(flags.podinfo) },
       );
+      if (early !== undefined) void sidecar.stop(early);
+      await sidecar.stopped;
     } catch (err) {
       return fail(err, 1);
+    } finally {
+      for (const s of STOP_SIGNALS) process.off(s, onSignal);
     }
-    const onSignal = (signal: NodeJS.Signals): void => void sidecar.stop(signal);
-    for (const s of STOP_SIGNALS) process.on(s, onSignal);
-    await sidecar.stopped;
-    for (const s of STOP_SIGNALS) process.off(s, onSignal);
     return 0;
   },
 };

@@ -1,7 +1,8 @@
 // The OnDefineDomain hook without gRPC: VMI JSON + domain XML in, rewritten domain XML out.
 // Pure apart from `deps.rewrite`, which reads the pod's annotations (I/O, bounded wait).
-import { isVhostUserInterface } from '../binding.js';
-import { isConverterError, type ConverterErrorCode } from '../errors.js';
+import { isConverterError, type ConverterError, type ConverterErrorCode } from '../errors.js';
+import { vhostUserInterfaces } from '../resolve.js';
+import { parseVmi as parseVmiSpec } from '../vmi.js';
 
 /** Transport-neutral failure classes; the gRPC layer maps them to status codes. */
 export const HookStatus = {
@@ -76,12 +77,16 @@ export async function onDefineDomain(domainXml: string, vmiJson: string, deps: O
   try {
     return await deps.rewrite({ domainXml, vmi, waitMs, bindingNames: deps.bindingNames });
   } catch (err) {
-    if (isConverterError(err)) {
-      throw new HookError(statusOfCode[err.code] ?? HookStatus.Internal, `${where}: ${err.message}`, err.code, { cause: err });
-    }
+    if (isConverterError(err)) throw fromConverterError(err, where);
     const reason = err instanceof Error ? err.message : String(err);
     throw new HookError(HookStatus.Internal, `${where}: unexpected failure rewriting interfaces ${wanted.join(', ')}: ${reason}`, undefined, { cause: err });
   }
+}
+
+function fromConverterError(err: ConverterError, where: string): HookError {
+  // "VMI spec.domain: ..." from the converter reads as "VMI ns/name spec.domain: ...".
+  const message = err.message.startsWith('VMI ') ? `${where} ${err.message.slice(4)}` : `${where}: ${err.message}`;
+  return new HookError(statusOfCode[err.code] ?? HookStatus.Internal, message, err.code, { cause: err });
 }
 
 /** Parses the VMI JSON virt-launcher sends; the result is an object, nothing more is assumed. */
@@ -98,20 +103,17 @@ export function parseVmi(vmiJson: string): Record<string, unknown> {
   return vmi as Record<string, unknown>;
 }
 
-/** Names of the VMI's vhost-user interfaces, in spec order. */
+/**
+ * Names of the VMI's vhost-user interfaces, in spec order, as the converter selects them (same
+ * schema, hot-unplugged ones left out), so that both agree on whether there is work to do.
+ */
 export function vhostUserInterfaceNames(vmi: Record<string, unknown>, bindingNames: readonly string[], where: string): string[] {
-  const interfaces = at(vmi, ['spec', 'domain', 'devices', 'interfaces']);
-  if (interfaces === undefined) return [];
-  if (!Array.isArray(interfaces)) {
-    throw new HookError(HookStatus.InvalidArgument, `${where}: spec.domain.devices.interfaces is not a list`);
+  try {
+    return vhostUserInterfaces(parseVmiSpec(vmi), bindingNames).map((i) => i.name);
+  } catch (err) {
+    if (isConverterError(err)) throw fromConverterError(err, where);
+    throw err;
   }
-  const names: string[] = [];
-  interfaces.forEach((iface: unknown, i) => {
-    if (!isVhostUserInterface(iface, bindingNames)) return;
-    const name = (iface as Record<string, unknown>)['name'];
-    names.push(typeof name === 'string' ? name : `interfaces[${i}]`);
-  });
-  return names;
 }
 
 function vmiRef(vmi: Record<string, unknown>): string {

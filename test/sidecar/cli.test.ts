@@ -1,0 +1,149 @@
+// The real command, as KubeVirt starts it in the sidecar container: `kubevirt-vhostuser
+// hook-sidecar` from the built package, driven over its socket and stopped by Shutdown or SIGTERM.
+import { spawn, spawnSync, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { lstat, readdir, rm, stat, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { findPackageRoot } from '../../converter/src/sidecar/proto.js';
+import { defineRequest, domainFixture, hookClient, leaveStaleSocket, resultXml, services, sidecarCase, socketDir } from './helpers.js';
+
+const root = findPackageRoot();
+const BIN = join(root, 'bin/kubevirt-vhostuser.js');
+const { podinfo, vmiJson } = sidecarCase('binding-hashed');
+const domain = domainFixture('kubevirt-hooks');
+
+/** Fails clearly when dist/ is missing or older than the sidecar sources (npm test builds first). */
+async function assertBuilt(): Promise<void> {
+  const built = await stat(join(root, 'dist/converter/src/sidecar/cli.js')).catch(() => undefined);
+  if (built === undefined) throw new Error('dist/ is missing: run `npm run build` (npm test does) before these tests');
+  const srcDir = join(root, 'converter/src/sidecar');
+  for (const f of await readdir(srcDir)) {
+    if ((await stat(join(srcDir, f))).mtimeMs > built.mtimeMs) throw new Error(`dist/ is older than converter/src/sidecar/${f}: run \`npm run build\``);
+  }
+}
+
+interface Running {
+  readonly child: ChildProcessWithoutNullStreams;
+  readonly stderr: string[];
+  readonly exit: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+}
+
+/** Starts the command and resolves once it logs that it serves (or rejects if it exits first). */
+function startCli(args: string[], env: Record<string, string> = {}): Promise<Running> {
+  const child = spawn(process.execPath, [BIN, 'hook-sidecar', ...args], { env: { ...process.env, ...env }, stdio: 'pipe' });
+  const stderr: string[] = [];
+  const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
+  return new Promise((resolve, reject) => {
+    let buf = '';
+    child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
+      buf += chunk;
+      for (let nl = buf.indexOf('\n'); nl >= 0; nl = buf.indexOf('\n')) {
+        const line = buf.slice(0, nl);
+        buf = buf.slice(nl + 1);
+        stderr.push(line);
+        if (line.includes('"serving KubeVirt hook callbacks"')) resolve({ child, stderr, exit });
+      }
+    });
+    void exit.then((e) => reject(new Error(`exited early (${e.code ?? e.signal}): ${stderr.join('\n')}${buf}`)));
+  });
+}
+
+/** Runs the command to completion: exit code and output. */
+function runCli(args: string[]): { status: number | null; stdout: string; stderr: string } {
+  const res = spawnSync(process.execPath, [BIN, 'hook-sidecar', ...args], { encoding: 'utf8', timeout: 20_000 });
+  return { status: res.status, stdout: res.stdout, stderr: res.stderr };
+}
+
+let dir: string;
+let socketPath: string;
+beforeAll(assertBuilt);
+beforeEach(async () => {
+  dir = await socketDir();
+  socketPath = join(dir, 'vhostuser.sock');
+});
+afterEach(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+describe('kubevirt-vhostuser hook-sidecar: bad input', () => {
+  it('prints its usage for --help and exits 0', () => {
+    const res = runCli(['--help']);
+    expect(res.status).toBe(0);
+    expect(res.stdout).toMatch(/^Usage: kubevirt-vhostuser hook-sidecar \[options\]/);
+    expect(res.stdout).toContain('/var/run/kubevirt-hooks/vhostuser.sock');
+  });
+
+  it.each([
+    [['--wait', 'soon'], 2, /^error: --wait 'soon' must be a number of seconds from 0 to 60\n$/],
+    [['--wait', '61'], 2, /^error: --wait '61' must be a number of seconds from 0 to 60\n$/],
+    [['--binding-name', ''], 2, /^error: --binding-name must not be empty\n$/],
+    [['--port', '1'], 2, /^error: Unknown option '--port'.*\n$/],
+    [['extra'], 2, /^error: Unexpected argument 'extra'.*\n$/],
+  ])('rejects %j with exit code %i and one error line', (args, code, message) => {
+    const res = runCli(args);
+    expect(res.status).toBe(code);
+    expect(res.stderr).toMatch(message);
+  });
+
+  it('exits 1 naming a socket directory that does not exist', () => {
+    const res = runCli(['--socket', join(dir, 'no/such/dir/vhostuser.sock')]);
+    expect(res.status).toBe(1);
+    expect(res.stderr).toBe(`error: socket directory '${join(dir, 'no/such/dir')}' does not exist; in a virt-launcher pod KubeVirt mounts it into binding sidecars\n`);
+  });
+
+  it('exits 1 and leaves a regular file at the socket path alone', async () => {
+    await writeFile(socketPath, 'not a socket');
+    const res = runCli(['--socket', socketPath]);
+    expect(res.status).toBe(1);
+    expect(res.stderr).toBe(`error: '${socketPath}' exists and is not a unix socket; refusing to replace it\n`);
+    expect((await lstat(socketPath)).isFile()).toBe(true);
+  });
+});
+
+describe('kubevirt-vhostuser hook-sidecar: serving', () => {
+  it('serves the binding named by NETWORK_BINDING_PLUGIN_NAME and --binding-name, and exits 0 on Shutdown', async () => {
+    leaveStaleSocket(socketPath);
+    const run = await startCli(['--socket', socketPath, '--podinfo', podinfo, '--wait', '1', '--binding-name', 'extra'], { NETWORK_BINDING_PLUGIN_NAME: 'dpdk' });
+    const info = hookClient(socketPath, services.info);
+    const callbacks = hookClient(socketPath, services.callbacks.v1alpha3);
+    try {
+      expect(await info.call('Info')).toMatchObject({ name: 'kubevirt-vhostuser', versions: ['v1alpha3', 'v1alpha2', 'v1alpha1'] });
+      const vmi = JSON.parse(vmiJson) as { spec: { domain: { devices: { interfaces: { binding?: { name: string } }[] } } } };
+      const [, dpdk0, dpdk1] = vmi.spec.domain.devices.interfaces;
+      const define = async (): Promise<string> => resultXml(await callbacks.call('OnDefineDomain', defineRequest(domain, vmi)));
+      // Named `vhostuser` (the default) but the env says `dpdk`: not ours, the domain comes back as is.
+      expect(await define()).toBe(domain);
+      dpdk0!.binding = { name: 'dpdk' };
+      dpdk1!.binding = { name: 'extra' };
+      const xml = await define();
+      expect(xml).toContain("<alias name='ua-dpdk0'/>");
+      expect(xml).toContain("<alias name='ua-dpdk1'/>");
+      await expect(callbacks.call('Shutdown')).resolves.toEqual({});
+    } finally {
+      info.close();
+      callbacks.close();
+    }
+    expect(await run.exit).toEqual({ code: 0, signal: null });
+    await expect(lstat(socketPath)).rejects.toMatchObject({ code: 'ENOENT' });
+    const logs = run.stderr.map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(logs.map((l) => l['msg'])).toEqual([
+      'replaced a stale socket left by a previous run',
+      'serving KubeVirt hook callbacks',
+      'OnDefineDomain done',
+      'OnDefineDomain done',
+      'Shutdown requested by virt-launcher',
+      'stopping',
+      'stopped',
+    ]);
+    expect(logs[1]).toMatchObject({ bindingNames: ['dpdk', 'extra'], waitMs: 1000, socket: socketPath });
+  });
+
+  it.each(['SIGTERM', 'SIGINT'] as const)('exits 0 with its socket removed on %s', async (signal) => {
+    const run = await startCli(['--socket', socketPath, '--podinfo', podinfo]);
+    expect((await lstat(socketPath)).isSocket()).toBe(true);
+    run.child.kill(signal);
+    expect(await run.exit).toEqual({ code: 0, signal: null });
+    await expect(lstat(socketPath)).rejects.toMatchObject({ code: 'ENOENT' });
+    expect(JSON.parse(run.stderr.at(-1) ?? '{}')).toMatchObject({ msg: 'stopped', reason: signal });
+  });
+});
