@@ -37,88 +37,67 @@ describe('checkInterface', () => {
     expect(() => checkInterface(variant({ socketPath }))).not.toThrow();
   });
 
-  it.each([
-    ['108 ASCII bytes', `/${'a'.repeat(107)}`, 'more than the 107'],
-    ['108 UTF-8 bytes in 55 characters', `/${'é'.repeat(53)}a`, '108 bytes'],
-    ['a relative path', 'var/lib/sock', 'not absolute'],
-    ['an empty path', '', 'empty'],
-    ['a .. segment', '/var/lib/../sock', 'not normalized'],
-    ['a . segment', '/var/./sock', 'not normalized'],
-    ['a double slash', '/var//sock', 'not normalized'],
-    ['a trailing slash', '/var/lib/', 'names a directory'],
-    ['a newline', '/var/lib/so\nck', 'control'],
-    ['a NUL', '/var/lib/so\u0000ck', 'control'],
-    ['DEL', '/var/lib/so\u007fck', 'control'],
-    ['a C1 control', '/var/lib/so\u0085ck', 'control'],
-    ['a lone surrogate', '/var/lib/so\ud800ck', 'non-XML'],
-    ['U+FFFE', '/var/lib/so\ufffeck', 'non-XML'],
-  ])('rejects a socket path with %s', (_label, socketPath, words) => {
-    const err = errorOf(() => checkInterface(variant({ socketPath })));
-    expect(err.code).toBe('E_SOCKET_PATH');
-    expect(err.details.iface).toBe('net1');
-    expect(err.details.hint).toBeTruthy();
-    expect(err.message).toContain(words);
-    expect(err.message).not.toMatch(/[\n\u0000\u007f\u0085]/);
-  });
-
   it.each(['02:00:00:00:00:01', '52:54:00:EE:96:6B', 'fe:ff:ff:ff:ff:ff'])('accepts the unicast MAC %s', (mac) => {
     expect(() => checkInterface(variant({ mac }))).not.toThrow();
-  });
-
-  it.each([
-    ['five octets', '52:54:00:00:00', 'six hex octets'],
-    ['dashes', '52-54-00-00-00-01', 'six hex octets'],
-    ['a non-hex digit', '52:54:00:00:00:0g', 'six hex octets'],
-    ['the multicast bit', '01:00:5e:00:00:01', 'multicast'],
-    ['broadcast', 'ff:ff:ff:ff:ff:ff', 'multicast'],
-  ])('rejects a MAC with %s', (_label, mac, words) => {
-    const err = errorOf(() => checkInterface(variant({ mac })));
-    expect([err.code, err.details.iface]).toEqual(['E_MAC', 'net1']);
-    expect(err.message).toContain(words);
   });
 
   it.each([256, 512, 1024])('accepts queue size %i', (size) => {
     expect(() => checkInterface(variant({ rxQueueSize: size, txQueueSize: size }))).not.toThrow();
   });
 
-  it.each([
-    ['rxQueueSize', 128],
-    ['rxQueueSize', 2048],
-    ['txQueueSize', 768],
-    ['txQueueSize', 512.5],
-    ['rxQueueSize', Number.NaN],
-  ])('rejects %s %s', (field, size) => {
-    const err = errorOf(() => checkInterface(variant({ [field]: size })));
-    expect([err.code, err.details.iface]).toEqual(['E_QUEUE_SIZE', 'net1']);
-    expect(err.message).toContain(field === 'rxQueueSize' ? 'rx_queue_size' : 'tx_queue_size');
-  });
-
   it.each([1, 256])('accepts %i queues', (queues) => {
     expect(() => checkInterface(variant({ queues }))).not.toThrow();
   });
 
-  it.each([0, 257, 1.5, -1])('rejects %s queues', (queues) => {
-    expect(errorOf(() => checkInterface(variant({ queues }))).code).toBe('E_CONFIG');
-  });
-
+  const path = (socketPath: string) => ({ socketPath });
   it.each([
-    ['a mode libvirt does not know', { mode: 'bogus' }, 'E_MODE'],
-    ['a non-virtio model', { model: 'e1000' }, 'E_VMI_INVALID'],
-    ['an interface name with a dot (libvirt drops such aliases)', { vmiInterface: 'net.1' }, 'E_VMI_INVALID'],
-    ['an interface name with a quote', { vmiInterface: "a'b" }, 'E_VMI_INVALID'],
-    ['an empty interface name', { vmiInterface: '' }, 'E_VMI_INVALID'],
-    ['an MTU below 68', { mtu: 67 }, 'E_ANNOTATION_SCHEMA'],
-    ['an MTU above 65535', { mtu: 65536 }, 'E_ANNOTATION_SCHEMA'],
-    ['a PCI slot above 0x1f', { pciAddress: { domain: '0x0000', bus: '0x00', slot: '0x20', function: '0x0' } }, 'E_VMI_INVALID'],
-    ['a PCI function above 7', { pciAddress: { domain: '0x0000', bus: '0x00', slot: '0x01', function: '0x8' } }, 'E_VMI_INVALID'],
-    ['a PCI bus without 0x', { pciAddress: { domain: '0x0000', bus: '02', slot: '0x01', function: '0x0' } }, 'E_VMI_INVALID'],
-    ['ACPI index 0', { acpiIndex: 0 }, 'E_VMI_INVALID'],
-    ['ACPI index 16384', { acpiIndex: 16384 }, 'E_VMI_INVALID'],
-    ['boot order 0', { bootOrder: 0 }, 'E_VMI_INVALID'],
-  ])('rejects %s', (_label, change, code) => {
+    ['a socket path of 108 ASCII bytes', path(`/${'a'.repeat(107)}`), 'E_SOCKET_PATH', 'more than the 107'],
+    ['a socket path of 108 UTF-8 bytes in 55 characters', path(`/${'é'.repeat(53)}a`), 'E_SOCKET_PATH', '108 bytes'],
+    ['a relative socket path', path('var/lib/sock'), 'E_SOCKET_PATH', 'not absolute'],
+    ['an empty socket path', path(''), 'E_SOCKET_PATH', 'empty'],
+    ['a .. segment', path('/var/lib/../sock'), 'E_SOCKET_PATH', 'not normalized'],
+    ['a . segment', path('/var/./sock'), 'E_SOCKET_PATH', 'not normalized'],
+    ['a double slash', path('/var//sock'), 'E_SOCKET_PATH', 'not normalized'],
+    ['a trailing slash', path('/var/lib/'), 'E_SOCKET_PATH', 'names a directory'],
+    ['a newline in the path', path('/var/lib/so\nck'), 'E_SOCKET_PATH', 'control'],
+    ['a NUL in the path', path('/var/lib/so\u0000ck'), 'E_SOCKET_PATH', 'control'],
+    ['DEL in the path', path('/var/lib/so\u007fck'), 'E_SOCKET_PATH', 'control'],
+    ['a C1 control in the path', path('/var/lib/so\u0085ck'), 'E_SOCKET_PATH', 'control'],
+    ['a lone surrogate in the path', path('/var/lib/so\ud800ck'), 'E_SOCKET_PATH', 'non-XML'],
+    ['U+FFFE in the path', path('/var/lib/so\ufffeck'), 'E_SOCKET_PATH', 'non-XML'],
+    ['a MAC of five octets', { mac: '52:54:00:00:00' }, 'E_MAC', 'six hex octets'],
+    ['a MAC with dashes', { mac: '52-54-00-00-00-01' }, 'E_MAC', 'six hex octets'],
+    ['a MAC with a non-hex digit', { mac: '52:54:00:00:00:0g' }, 'E_MAC', 'six hex octets'],
+    ['a multicast MAC', { mac: '01:00:5e:00:00:01' }, 'E_MAC', 'multicast'],
+    ['the broadcast MAC', { mac: 'ff:ff:ff:ff:ff:ff' }, 'E_MAC', 'multicast'],
+    ['rx_queue_size 128', { rxQueueSize: 128 }, 'E_QUEUE_SIZE', 'rx_queue_size'],
+    ['rx_queue_size 2048', { rxQueueSize: 2048 }, 'E_QUEUE_SIZE', 'rx_queue_size'],
+    ['rx_queue_size NaN', { rxQueueSize: Number.NaN }, 'E_QUEUE_SIZE', 'rx_queue_size'],
+    ['tx_queue_size 768', { txQueueSize: 768 }, 'E_QUEUE_SIZE', 'tx_queue_size'],
+    ['tx_queue_size 512.5', { txQueueSize: 512.5 }, 'E_QUEUE_SIZE', 'tx_queue_size'],
+    ['0 queues', { queues: 0 }, 'E_CONFIG', 'queues'],
+    ['257 queues', { queues: 257 }, 'E_CONFIG', 'queues'],
+    ['1.5 queues', { queues: 1.5 }, 'E_CONFIG', 'queues'],
+    ['a mode libvirt does not know', { mode: 'bogus' }, 'E_MODE', 'neither server nor client'],
+    ['a non-virtio model', { model: 'e1000' }, 'E_VMI_INVALID', 'not a virtio model'],
+    ['an interface name with a dot (libvirt drops such aliases)', { vmiInterface: 'net.1' }, 'E_VMI_INVALID', 'cannot form a libvirt alias'],
+    ['an interface name with a quote', { vmiInterface: "a'b" }, 'E_VMI_INVALID', 'cannot form a libvirt alias'],
+    ['an empty interface name', { vmiInterface: '' }, 'E_VMI_INVALID', 'cannot form a libvirt alias'],
+    ['an MTU below 68', { mtu: 67 }, 'E_ANNOTATION_SCHEMA', 'MTU'],
+    ['an MTU above 65535', { mtu: 65536 }, 'E_ANNOTATION_SCHEMA', 'MTU'],
+    ['a PCI slot above 0x1f', { pciAddress: { domain: '0x0000', bus: '0x00', slot: '0x20', function: '0x0' } }, 'E_VMI_INVALID', 'slot'],
+    ['a PCI function above 7', { pciAddress: { domain: '0x0000', bus: '0x00', slot: '0x01', function: '0x8' } }, 'E_VMI_INVALID', 'function'],
+    ['a PCI bus without 0x', { pciAddress: { domain: '0x0000', bus: '02', slot: '0x01', function: '0x0' } }, 'E_VMI_INVALID', 'bus'],
+    ['ACPI index 0', { acpiIndex: 0 }, 'E_VMI_INVALID', 'ACPI index'],
+    ['ACPI index 16384', { acpiIndex: 16384 }, 'E_VMI_INVALID', 'ACPI index'],
+    ['boot order 0', { bootOrder: 0 }, 'E_VMI_INVALID', 'boot order'],
+  ])('rejects %s', (_label, change, code, words) => {
     const err = errorOf(() => checkInterface(variant(change)));
     expect(err.code).toBe(code);
-    expect(err.details.hint).toBeTruthy();
+    expect(err.details.iface).toBe('vmiInterface' in change ? change.vmiInterface : 'net1');
+    expect(err.details.hint).toMatch(/\w/);
+    expect(err.message).toContain(words);
+    expect(err.message).not.toMatch(/[\p{Cc}\p{Cs}]/u);
   });
 
   it('names the interface and the fix in one line', () => {
