@@ -136,6 +136,10 @@ describe('kubevirt-vhostuser hook-sidecar: serving', () => {
       'stopped',
     ]);
     expect(logs[1]).toMatchObject({ bindingNames: ['dpdk', 'extra'], waitMs: 1000, socket: socketPath });
+    expect(logs.slice(2, 4)).toMatchObject([
+      { vmi: 'vms/vm-dpdk', interfaces: [] },
+      { vmi: 'vms/vm-dpdk', interfaces: ['dpdk0', 'dpdk1'] },
+    ]);
   });
 
   it.each(['SIGTERM', 'SIGINT'] as const)('exits 0 with its socket removed on %s', async (signal) => {

@@ -28,13 +28,17 @@ describe('onDefineDomain', () => {
   it('hands the converter the domain, the parsed VMI, the wait and the binding names', async () => {
     const seen: unknown[] = [];
     const deps: OnDefineDomainDeps = { bindingNames: ['vhostuser', 'dpdk'], rewrite: async (req) => (seen.push(req), `${req.domainXml}!`) };
-    await expect(onDefineDomain(DOMAIN, JSON.stringify(vmi), deps, 1234)).resolves.toBe(`${DOMAIN}!`);
+    await expect(onDefineDomain(DOMAIN, JSON.stringify(vmi), deps, 1234)).resolves.toEqual({ domainXml: `${DOMAIN}!`, vmi: 'vms/vm1', interfaces: ['dpdk0'] });
     expect(seen).toEqual([{ domainXml: DOMAIN, vmi, waitMs: 1234, bindingNames: ['vhostuser', 'dpdk'] }]);
   });
 
   it('never calls the converter for a VMI without (live) vhost-user interfaces', async () => {
     const none = { ...vmi, spec: { domain: { devices: { interfaces: [{ name: 'default', masquerade: {} }, { name: 'gone', vhostuser: {}, state: 'absent' }] } } } };
-    await expect(onDefineDomain('anything, even <not xml', JSON.stringify(none), failingWith(new Error('called')), 0)).resolves.toBe('anything, even <not xml');
+    await expect(onDefineDomain('anything, even <not xml', JSON.stringify(none), failingWith(new Error('called')), 0)).resolves.toEqual({
+      domainXml: 'anything, even <not xml',
+      vmi: 'vms/vm1',
+      interfaces: [],
+    });
   });
 
   it('rejects a VMI the converter cannot read before calling it', async () => {

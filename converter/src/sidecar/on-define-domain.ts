@@ -62,20 +62,31 @@ export interface OnDefineDomainDeps {
   rewrite(req: RewriteRequest): Promise<string>;
 }
 
+/** What one call did, for the log line the gRPC layer writes. */
+export interface DefineOutcome {
+  readonly domainXml: string;
+  /** `namespace/name` of the VMI. */
+  readonly vmi: string;
+  /** The vhost-user interfaces written, in spec order; empty when the domain came back as is. */
+  readonly interfaces: readonly string[];
+}
+
 /**
  * Returns the domain with one `<interface type='vhostuser'>` per vhost-user VMI interface.
  * A VMI without such interfaces gets its domain back byte for byte, without reading podinfo.
  *
- * @example await onDefineDomain(domainXml, JSON.stringify(vmi), { bindingNames: ['vhostuser'], rewrite }, 30_000)
+ * @example (await onDefineDomain(domainXml, JSON.stringify(vmi), { bindingNames: ['vhostuser'], rewrite }, 30_000)).domainXml
  */
-export async function onDefineDomain(domainXml: string, vmiJson: string, deps: OnDefineDomainDeps, waitMs: number): Promise<string> {
+export async function onDefineDomain(domainXml: string, vmiJson: string, deps: OnDefineDomainDeps, waitMs: number): Promise<DefineOutcome> {
   const vmi = parseVmi(vmiJson);
-  const where = `VMI ${vmiRef(vmi)}`;
+  const ref = vmiRef(vmi);
+  const where = `VMI ${ref}`;
   const wanted = vhostUserInterfaceNames(vmi, deps.bindingNames, where);
-  if (wanted.length === 0) return domainXml;
+  if (wanted.length === 0) return { domainXml, vmi: ref, interfaces: [] };
   if (domainXml.trim() === '') throw new HookError(HookStatus.InvalidArgument, `${where}: the domain XML is empty`);
   try {
-    return await deps.rewrite({ domainXml, vmi, waitMs, bindingNames: deps.bindingNames });
+    const rewritten = await deps.rewrite({ domainXml, vmi, waitMs, bindingNames: deps.bindingNames });
+    return { domainXml: rewritten, vmi: ref, interfaces: wanted };
   } catch (err) {
     if (isConverterError(err)) throw fromConverterError(err, where);
     const reason = err instanceof Error ? err.message : String(err);

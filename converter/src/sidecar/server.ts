@@ -3,12 +3,12 @@
 import { Server, status, type sendUnaryData, type ServerUnaryCall, type UntypedServiceImplementation } from '@grpc/grpc-js';
 import { HOOK_VERSIONS, SIDECAR_NAME, SUBSCRIBED_HOOK_POINTS, DEADLINE_MARGIN_MS } from './constants.js';
 import type { Logger } from './log.js';
-import { HookError, HookStatus } from './on-define-domain.js';
+import { HookError, HookStatus, type DefineOutcome } from './on-define-domain.js';
 import type { HookServices } from './proto.js';
 
 export interface HookHandlers {
   /** Rewrites a domain; rejects with HookError for an answer with a status. */
-  onDefineDomain(domainXml: string, vmiJson: string, waitMs: number): Promise<string>;
+  onDefineDomain(domainXml: string, vmiJson: string, waitMs: number): Promise<DefineOutcome>;
   /** Called once the Shutdown answer has been handed to gRPC. */
   onShutdown(): void;
 }
@@ -67,9 +67,10 @@ function callbackHandlers(opts: HookServerOptions): UntypedServiceImplementation
         return handlers.onDefineDomain(domainXml, vmiJson, waitMs);
       })
       .then(
-        (xml) => {
-          log.info('OnDefineDomain done', { call: id, ms: elapsed(started), bytes: Buffer.byteLength(xml) });
-          done(null, { domainXML: Buffer.from(xml, 'utf8') });
+        (outcome) => {
+          const { domainXml, vmi, interfaces } = outcome;
+          log.info('OnDefineDomain done', { call: id, vmi, interfaces, ms: elapsed(started), bytes: Buffer.byteLength(domainXml) });
+          done(null, { domainXML: Buffer.from(domainXml, 'utf8') });
         },
         (err: unknown) => {
           const hookErr = err instanceof HookError ? err : new HookError(HookStatus.Internal, `unexpected failure: ${String(err)}`);

@@ -57,11 +57,13 @@ export async function startSidecar(config: SidecarConfig, deps: SidecarDeps): Pr
     },
   });
 
+  // Never rejects: it runs from signal handlers and the Shutdown call, where a rejection would
+  // surface as an unhandled error instead of a clean exit.
   const stop = (reason: string): Promise<void> =>
     (stopping ??= (async () => {
       log.info('stopping', { reason });
       await drain(server);
-      await removeSocket(socketPath);
+      await removeSocket(socketPath).catch((err: unknown) => log.warn('could not remove the socket', { socket: socketPath, error: err }));
       log.info('stopped', { reason, socket: socketPath });
       resolveStopped(reason);
     })());
