@@ -127,7 +127,8 @@ export function sidecarCase(name: SidecarCase): { podinfo: string; vmiJson: stri
   return { podinfo, vmiJson: readFileSync(join(podinfo, 'vmi.json'), 'utf8') };
 }
 
-/** A domain from fixtures/domains/. */
+/** A domain from fixtures/domains/, or fixtures/sidecar/domains/ for a `sidecar/` name. */
 export function domainFixture(name: string): string {
-  return readFileSync(join(FIXTURES, 'domains', `${name}.xml`), 'utf8');
+  const file = name.startsWith('sidecar/') ? join(FIXTURES, 'sidecar/domains', `${name.slice(8)}.xml`) : join(FIXTURES, 'domains', `${name}.xml`);
+  return readFileSync(file, 'utf8');
 }
