@@ -108,16 +108,14 @@ class CachedResource {
     try {
       const signal = opts.signal;
       // Abort the HTTP request itself when the request's lookup budget is spent. The object API
-      // forwards options to the promise API, which takes promise middleware (its .d.ts says
-      // observable middleware, hence the cast).
-      const options: K8s.PromiseConfigurationOptions = {
-        middleware: [{ pre: async (ctx) => (ctx.setSignal(signal), ctx), post: async (ctx) => ctx }],
+      // hands options to the observable API as they are, so the middleware must return
+      // Observables: promise middleware fails every read ("toPromise is not a function").
+      const { Observable } = this.k8s;
+      const options: K8s.ConfigurationOptions = {
+        middleware: [{ pre: (ctx) => (ctx.setSignal(signal), new Observable(Promise.resolve(ctx))), post: (ctx) => new Observable(Promise.resolve(ctx)) }],
         middlewareMergeStrategy: 'append',
       };
-      const fresh = (await this.api.getNamespacedCustomObject(
-        { ...this.res, namespace, name },
-        options as unknown as Parameters<K8s.CustomObjectsApi['getNamespacedCustomObject']>[1],
-      )) as KubeObject;
+      const fresh = (await this.api.getNamespacedCustomObject({ ...this.res, namespace, name }, options)) as KubeObject;
       return uid === '' || fresh.metadata?.uid === uid ? fresh : undefined;
     } catch (err) {
       if (statusOf(err) === 404) return undefined;
