@@ -99,8 +99,10 @@ class Scanner {
 
   scan(): XmlDocument {
     const { src } = this;
+    // One pass over the whole text is cheaper than checking every text and attribute run.
     const bad = NON_XML_CHAR.exec(src);
     if (bad !== null) syntaxError(src, bad.index, `character U+${bad[0].codePointAt(0)?.toString(16).toUpperCase().padStart(4, '0')} is not allowed in XML`);
+    // A byte-order mark is kept (offsets count it) but is not content.
     if (src.startsWith('\uFEFF')) this.i = 1;
     while (this.i < src.length) {
       if (src[this.i] === '<') this.markup();
@@ -128,6 +130,8 @@ class Scanner {
       if (this.stack.length === 0) syntaxError(src, i, 'CDATA outside the root element');
       this.i = this.skipTo(']]>', i + 9, 'CDATA section') + 3;
     } else if (src.startsWith('<!', i)) {
+      // Neither KubeVirt nor libvirt writes one, and entity declarations would make values differ
+      // between this scanner and libxml2: refuse rather than guess.
       syntaxError(src, i, 'DOCTYPE and markup declarations are not accepted in a domain');
     } else if (src.startsWith('<?', i)) {
       const close = this.skipTo('?>', i + 2, 'processing instruction');
@@ -171,6 +175,7 @@ class Scanner {
     open.end = this.i;
   }
 
+  /** `<name attr='v' ...>` or `/>`; attribute values may hold `>` but, as in libxml2, never `<`. */
   private startTag(): void {
     const { src } = this;
     const start = this.i;
@@ -217,6 +222,7 @@ class Scanner {
     return { name, value, start, end: this.i };
   }
 
+  /** Character data: references must resolve, and outside the root only whitespace may appear. */
   private text(): void {
     const { src } = this;
     const next = src.indexOf('<', this.i);
