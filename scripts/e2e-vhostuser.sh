@@ -70,7 +70,7 @@ cgroup_controllers = [ ]
 stdio_handler = "file"
 hugetlbfs_mount = "$W/hugepages"
 EOF
-  libvirtd -d -p "$W/libvirtd.pid" -t 300 || die "libvirtd did not start"
+  libvirtd -d -p "$W/libvirtd.pid" -t 300 >>"$W/libvirtd.out" 2>&1 || die "libvirtd did not start: $(tail -3 "$W/libvirtd.out")"
   wait_for 15 virsh -q -c qemu:///system version >/dev/null 2>&1 || die "libvirtd does not answer on qemu:///system"
 
   # OVS with DPDK: database and switch in $W, DPDK on our hugepages with its own file prefix.
@@ -78,7 +78,7 @@ EOF
   echo "kvvu$$" > "$W/dpdk-prefix"
   ovsdb-tool create "$W/ovs/conf.db" /usr/share/openvswitch/vswitch.ovsschema || die "ovsdb-tool create failed"
   ovsdb-server "$W/ovs/conf.db" --remote="punix:$W/ovs/db.sock" --pidfile="$W/ovs/ovsdb-server.pid" \
-    --detach --log-file="$W/ovs/ovsdb-server.log" || die "ovsdb-server did not start"
+    --detach --log-file="$W/ovs/ovsdb-server.log" >>"$W/ovs/ovsdb-server.out" 2>&1 || die "ovsdb-server did not start; see $W/ovs/ovsdb-server.log"
   ovs-vsctl --db="$DB" --no-wait init
   ovs-vsctl --db="$DB" --no-wait set Open_vSwitch . other_config:dpdk-init=true \
     "other_config:dpdk-extra=--no-pci --huge-dir=$W/hugepages --file-prefix=$(cat "$W/dpdk-prefix")" \
@@ -97,9 +97,11 @@ down() {
     virsh -q -c qemu:///system undefine "$name" >/dev/null 2>&1
     stop_pidfile "/run/libvirt/qemu/$name.pid" qemu-system
   fi
-  stop_pidfile "$W/ovs/ovs-vswitchd.pid" ovs-vswitchd
-  stop_pidfile "$W/ovs/ovsdb-server.pid" ovsdb-server
-  stop_pidfile "$W/libvirtd.pid" libvirtd
+  # Each daemon takes a second or two to exit: stop them side by side.
+  stop_pidfile "$W/ovs/ovs-vswitchd.pid" ovs-vswitchd &
+  stop_pidfile "$W/ovs/ovsdb-server.pid" ovsdb-server &
+  stop_pidfile "$W/libvirtd.pid" libvirtd &
+  wait
   [ -f "$W/dpdk-prefix" ] && rm -rf "/var/run/dpdk/$(cat "$W/dpdk-prefix")" && rm -f "$W/dpdk-prefix"
   if [ -f "$W/qemu.conf.orig" ]; then mv -f "$W/qemu.conf.orig" "$QEMU_CONF"; elif grep -qs 'scripts/e2e-vhostuser.sh' "$QEMU_CONF"; then rm -f "$QEMU_CONF"; fi
   [ -f "$W/created-libvirt-qemu" ] && userdel libvirt-qemu 2>/dev/null && rm -f "$W/created-libvirt-qemu"
