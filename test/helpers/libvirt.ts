@@ -21,6 +21,8 @@ export interface RunOptions {
 
 interface Run {
   readonly code: number;
+  readonly stdout: string;
+  /** The command line, stdout and stderr, for messages. */
   readonly output: string;
 }
 
@@ -32,11 +34,11 @@ function run(cmd: string, args: readonly string[], opts: RunOptions): Promise<Ru
   return new Promise((resolve, reject) => {
     execFile(cmd, args, { env, timeout: TIMEOUT_MS, encoding: 'utf8' }, (err, stdout, stderr) => {
       const output = `$ ${cmd} ${args.join(' ')}\n${stdout}${stderr}`;
-      if (err === null) return resolve({ code: 0, output });
+      if (err === null) return resolve({ code: 0, stdout, output });
       // A missing binary must never look like an invalid document.
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return reject(new Error(`${cmd} is not installed (run scripts/setup.sh): ${err.message}`));
       if (err.killed === true) return reject(new Error(`${cmd} timed out after ${TIMEOUT_MS} ms\n${output}`));
-      resolve({ code: typeof err.code === 'number' ? err.code : 1, output });
+      resolve({ code: typeof err.code === 'number' ? err.code : 1, stdout, output });
     });
   });
 }
@@ -78,21 +80,16 @@ export function dumpDomainXml(xml: string, name: string, opts: RunOptions = {}):
   return withTempFile(xml, async (file) => {
     const result = await run('virsh', ['-q', '-c', TEST_URI, `define ${file}; dumpxml --inactive ${name}`], opts);
     if (result.code !== 0) throw new Error(`virsh define/dumpxml failed\n${result.output}`);
-    return result.output.slice(result.output.indexOf('\n') + 1);
+    return result.stdout;
   });
 }
 
 /** The string value of an XPath expression, read by libxml2 (`xmllint --xpath 'string(...)'`). */
 export function xpathString(xml: string, expr: string, opts: RunOptions = {}): Promise<string> {
   return withTempFile(xml, async (file) => {
-    const result = await new Promise<string>((resolve, reject) => {
-      const env = { ...process.env, ...(opts.path === undefined ? {} : { PATH: opts.path }) };
-      execFile('xmllint', ['--xpath', `string(${expr})`, file], { env, timeout: TIMEOUT_MS, encoding: 'utf8' }, (err, stdout, stderr) => {
-        if (err !== null) reject(new Error(`xmllint --xpath failed: ${err.message}\n${stderr}`));
-        else resolve(stdout.replace(/\n$/, ''));
-      });
-    });
-    return result;
+    const result = await run('xmllint', ['--xpath', `string(${expr})`, file], opts);
+    if (result.code !== 0) throw new Error(`xmllint --xpath failed\n${result.output}`);
+    return result.stdout.replace(/\n$/, '');
   });
 }
 
