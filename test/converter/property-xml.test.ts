@@ -1,8 +1,10 @@
+import { readdirSync, readFileSync } from 'node:fs';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { ConverterError, type ConverterErrorCode } from '../../converter/src/errors.js';
 import type { ResolvedInterface } from '../../converter/src/model.js';
 import { emitInterfaces, parseXmlTree, planDomainEdits, rewriteDomain } from '../../converter/src/xml/index.js';
+import { scanDocument, type XmlElement } from '../../converter/src/xml/scan.js';
 import { minimalDomain, validateDomainXml, xpathString } from '../helpers/libvirt.js';
 
 // ---- interfaces -------------------------------------------------------------------------------
@@ -150,6 +152,44 @@ describe('rewriteDomain (generated domains and interface sets)', () => {
       fc.property(case_, ([ifaces, domain]) => {
         const other = ifaces.map((i) => ({ ...i, socketPath: `${i.socketPath}-old`, rxQueueSize: 256 }));
         expect(rewriteDomain(rewriteDomain(domain, other), ifaces)).toBe(rewriteDomain(domain, ifaces));
+      }),
+      { numRuns: 200 },
+    );
+  });
+});
+
+/** Element names with their attribute names, in document order, as the rewrite's scanner sees them. */
+function scannedElements(el: XmlElement): string[] {
+  return [`${el.name}(${el.attrs.map((a) => a.name).join(',')})`, ...el.children.flatMap(scannedElements)];
+}
+
+/** The same list from fast-xml-parser's order-preserving tree. */
+function parsedElements(nodes: Record<string, unknown>[]): string[] {
+  return nodes.flatMap((n) => {
+    const tag = Object.keys(n).find((k) => k !== ':@') ?? '';
+    if (tag.startsWith('#') || tag.startsWith('?')) return [];
+    const attrs = Object.keys((n[':@'] ?? {}) as object).map((k) => k.slice(2));
+    return [`${tag}(${attrs.join(',')})`, ...parsedElements(n[tag] as Record<string, unknown>[])];
+  });
+}
+
+describe('the rewrite\'s scanner', () => {
+  it('sees the same elements and attributes as fast-xml-parser in every domain fixture', () => {
+    const dir = new URL('../../fixtures/domains/', import.meta.url);
+    const files = readdirSync(dir).filter((f) => f.endsWith('.xml'));
+    expect(files.length).toBeGreaterThan(5);
+    for (const file of files) {
+      const xml = readFileSync(new URL(file, dir), 'utf8');
+      expect(scannedElements(scanDocument(xml).root), file).toEqual(parsedElements(parseXmlTree(xml)));
+    }
+  });
+
+  it('sees the same elements and attributes as fast-xml-parser, before and after a rewrite', () => {
+    fc.assert(
+      fc.property(case_, ([ifaces, domain]) => {
+        for (const xml of [domain, rewriteDomain(domain, ifaces)]) {
+          expect(scannedElements(scanDocument(xml).root)).toEqual(parsedElements(parseXmlTree(xml)));
+        }
       }),
       { numRuns: 200 },
     );
