@@ -132,3 +132,47 @@ describe('VMI lookups through the real client against an API stub', () => {
     expect(lookups.pending()).toEqual([]);
   });
 });
+
+describe('cache restarts', () => {
+  it('gives up on a list that never answers and syncs once the API answers again', async () => {
+    const hung = new K8sStub();
+    hung.faults.list = { hang: true };
+    await hung.start();
+    const client = await connectKubernetes({ kubeconfig: await hung.kubeconfig(), maxBackoffMs: 400, listTimeoutMs: 500, log: { info: () => {}, warn: () => {} } });
+    try {
+      expect(await eventually(() => hung.count('list') >= 2, 5_000)).toBe(true);
+      delete hung.faults.list;
+      expect(await eventually(() => client.pending().length === 0, 10_000)).toBe(true);
+      // The abandoned lists were cancelled, not left open on the API server.
+      expect(hung.requests.filter((r) => r.kind === 'list').slice(0, 2).every((r) => r.aborted)).toBe(true);
+    } finally {
+      await client.close();
+      await hung.close();
+    }
+  });
+
+  it('starts each outage from the shortest retry wait again, however long the last one was', async () => {
+    const api = new K8sStub();
+    await api.start();
+    const waits: number[] = [];
+    const log = { info: () => {}, warn: (o: object) => void waits.push(Number((o as { retryInMs?: number }).retryInMs)) };
+    const client = await connectKubernetes({ kubeconfig: await api.kubeconfig(), maxBackoffMs: 1_000, log });
+    try {
+      expect(await eventually(() => client.pending().length === 0)).toBe(true);
+      // A first outage long enough for the wait to reach its 1 s cap.
+      await api.stop();
+      expect(await eventually(() => waits.includes(1_000), 10_000)).toBe(true);
+      await api.start();
+      // Both caches watch again (resuming from their resourceVersion: no list needed).
+      expect(await eventually(() => api.requests.filter((r) => r.kind === 'watch' && !r.aborted).length === 2, 10_000)).toBe(true);
+      // A second outage: the first retry waits the shortest time again.
+      waits.length = 0;
+      await api.stop();
+      expect(await eventually(() => waits.length > 0, 10_000)).toBe(true);
+      expect(waits[0]).toBe(500);
+    } finally {
+      await client.close();
+      await api.close();
+    }
+  });
+});

@@ -16,6 +16,8 @@ export interface ConnectOptions {
   readonly log: ClientLog;
   /** Longest wait between informer restarts after errors. */
   readonly maxBackoffMs?: number;
+  /** A list that has not answered by then is abandoned and retried (undici's own limit is 5 min). */
+  readonly listTimeoutMs?: number;
 }
 
 interface Resource {
@@ -37,6 +39,19 @@ function loadConfig(k8s: typeof K8s, kubeconfig: string | undefined): K8s.KubeCo
   return kc;
 }
 
+/**
+ * Call options that abort the HTTP request when `signal` does. The object API hands options to
+ * the observable API as they are, so the middleware must return Observables: promise middleware
+ * fails every call ("toPromise is not a function").
+ */
+function abortOn(k8s: typeof K8s, signal: AbortSignal): K8s.ConfigurationOptions {
+  const { Observable } = k8s;
+  return {
+    middleware: [{ pre: (ctx) => (ctx.setSignal(signal), new Observable(Promise.resolve(ctx))), post: (ctx) => new Observable(Promise.resolve(ctx)) }],
+    middlewareMergeStrategy: 'append',
+  };
+}
+
 function statusOf(err: unknown): number | undefined {
   const code = (err as { code?: unknown } | null)?.code;
   return typeof code === 'number' ? code : undefined;
@@ -56,11 +71,14 @@ class CachedResource {
     private readonly res: Resource,
     private readonly log: ClientLog,
     private readonly maxBackoffMs: number,
+    listTimeoutMs: number,
   ) {
     const { group, version, plural } = res;
     this.informer = k8s.makeInformer(kc, `/apis/${group}/${version}/${plural}`, async () => {
       try {
-        return (await api.listClusterCustomObject({ group, version, plural })) as K8s.KubernetesListObject<K8s.KubernetesObject>;
+        // Bounded: a list left hanging would keep the cache unsynced with no retry at all.
+        const options = abortOn(k8s, AbortSignal.timeout(listTimeoutMs));
+        return (await api.listClusterCustomObject({ group, version, plural }, options)) as K8s.KubernetesListObject<K8s.KubernetesObject>;
       } catch (err) {
         // The CRD is not installed (no NADs without Multus): nothing to cache, reads say "absent".
         if (statusOf(err) === 404 && !this.synced) {
@@ -87,9 +105,11 @@ class CachedResource {
     this.informer.on('error', onError);
     await this.informer.start();
     this.informer.off('error', onError);
-    if (!failed && !this.synced) {
+    if (failed) return;
+    // Healthy again: the next outage starts from the shortest wait, not from the last one's.
+    this.backoffMs = 500;
+    if (!this.synced) {
       this.synced = true;
-      this.backoffMs = 500;
       this.log.info({ resource: this.name, objects: this.informer.list().length }, 'cache synced');
     }
   }
@@ -106,15 +126,8 @@ class CachedResource {
     const cached = this.informer.get(name, namespace) as KubeObject | undefined;
     if (cached !== undefined && (uid === '' || cached.metadata?.uid === uid)) return cached;
     try {
-      const signal = opts.signal;
-      // Abort the HTTP request itself when the request's lookup budget is spent. The object API
-      // hands options to the observable API as they are, so the middleware must return
-      // Observables: promise middleware fails every read ("toPromise is not a function").
-      const { Observable } = this.k8s;
-      const options: K8s.ConfigurationOptions = {
-        middleware: [{ pre: (ctx) => (ctx.setSignal(signal), new Observable(Promise.resolve(ctx))), post: (ctx) => new Observable(Promise.resolve(ctx)) }],
-        middlewareMergeStrategy: 'append',
-      };
+      // Abort the HTTP request itself when the request's lookup budget is spent.
+      const options = abortOn(this.k8s, opts.signal);
       const fresh = (await this.api.getNamespacedCustomObject({ ...this.res, namespace, name }, options)) as KubeObject;
       return uid === '' || fresh.metadata?.uid === uid ? fresh : undefined;
     } catch (err) {
@@ -138,8 +151,9 @@ export async function connectKubernetes(opts: ConnectOptions): Promise<Lookups> 
   const kc = loadConfig(k8s, opts.kubeconfig);
   const api = kc.makeApiClient(k8s.CustomObjectsApi);
   const maxBackoff = opts.maxBackoffMs ?? 30_000;
-  const vmis = new CachedResource(k8s, kc, api, VMI_RESOURCE, opts.log, maxBackoff);
-  const nads = new CachedResource(k8s, kc, api, NAD_RESOURCE, opts.log, maxBackoff);
+  const listTimeout = opts.listTimeoutMs ?? 30_000;
+  const vmis = new CachedResource(k8s, kc, api, VMI_RESOURCE, opts.log, maxBackoff, listTimeout);
+  const nads = new CachedResource(k8s, kc, api, NAD_RESOURCE, opts.log, maxBackoff, listTimeout);
   void vmis.start();
   void nads.start();
   return {
