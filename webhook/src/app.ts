@@ -17,6 +17,34 @@ export interface KeyPair {
   readonly key: string;
 }
 
+/**
+ * Socket limits. The API server sends each review whole and at once, so a client that dribbles
+ * its handshake, headers or body (slowloris) is not the API server: it is cut off instead of
+ * holding a connection. Node checks the header and request limits every checkIntervalMs.
+ */
+export interface ServerTimeouts {
+  /** TLS handshake, before any HTTP (https.Server handshakeTimeout). */
+  readonly handshakeMs: number;
+  /** Request headers complete. */
+  readonly headersMs: number;
+  /** Whole request received, headers and body. */
+  readonly requestMs: number;
+  /** No byte either way while a request is open; above the 29 s lookup budget. */
+  readonly idleMs: number;
+  /** Idle keep-alive connection between requests. */
+  readonly keepAliveMs: number;
+  readonly checkIntervalMs: number;
+}
+
+export const SERVER_TIMEOUTS: ServerTimeouts = {
+  handshakeMs: 10_000,
+  headersMs: 10_000,
+  requestMs: 30_000,
+  idleMs: 60_000,
+  keepAliveMs: 72_000,
+  checkIntervalMs: 1_000,
+};
+
 export interface AppDeps {
   /** VMI and NAD sources; offlineLookups() for none. No API server can run in tests: they pass fakes. */
   readonly lookups: Lookups;
@@ -27,17 +55,25 @@ export interface AppDeps {
   readonly pending?: () => readonly string[];
   /** Destination of the JSON log lines; stdout by default. */
   readonly logStream?: { write(line: string): void };
+  /** SERVER_TIMEOUTS by default; tests shorten them. */
+  readonly timeouts?: Partial<ServerTimeouts>;
 }
 
 export function buildApp(config: AppConfig, deps: AppDeps): FastifyInstance {
+  const t = { ...SERVER_TIMEOUTS, ...deps.timeouts };
+  // Limits node reads only when the server is created (fastify sets the others afterwards).
+  const server = { headersTimeout: t.headersMs, requestTimeout: t.requestMs, connectionsCheckingInterval: t.checkIntervalMs };
   const app = Fastify({
     logger: { level: config.logLevel, ...(deps.logStream === undefined ? {} : { stream: deps.logStream }) },
     // One line per request is written by the route itself, with the uid and the pod.
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: config.bodyLimitBytes,
-    // Slow clients may not hold a connection open forever (the API server sends whole bodies).
-    requestTimeout: 30_000,
-    ...(deps.https === undefined ? {} : { https: { cert: deps.https.cert, key: deps.https.key, minVersion: 'TLSv1.2' as const } }),
+    requestTimeout: t.requestMs,
+    connectionTimeout: t.idleMs,
+    keepAliveTimeout: t.keepAliveMs,
+    ...(deps.https === undefined
+      ? { http: server }
+      : { https: { ...server, cert: deps.https.cert, key: deps.https.key, minVersion: 'TLSv1.2' as const, handshakeTimeout: t.handshakeMs } }),
   }) as unknown as FastifyInstance;
 
   // Only JSON is an AdmissionReview: without this, text/plain bodies would reach the route.
