@@ -52,6 +52,13 @@ function abortOn(k8s: typeof K8s, signal: AbortSignal): K8s.ConfigurationOptions
   };
 }
 
+/** undici reports "fetch failed" and hides the reason in `cause`: show both. */
+export function describeError(err: unknown): string {
+  if (!(err instanceof Error)) return String(err);
+  const cause = err.cause instanceof Error ? `: ${err.cause.message}` : '';
+  return `${err.message}${cause}`;
+}
+
 function statusOf(err: unknown): number | undefined {
   const code = (err as { code?: unknown } | null)?.code;
   return typeof code === 'number' ? code : undefined;
@@ -100,6 +107,7 @@ class CachedResource {
   }
 
   async start(): Promise<void> {
+    if (this.stopped) return; // a restart timer that fired after close()
     let failed = false;
     const onError = () => (failed = true);
     this.informer.on('error', onError);
@@ -118,7 +126,7 @@ class CachedResource {
     if (this.stopped) return;
     const delay = this.backoffMs;
     this.backoffMs = Math.min(this.backoffMs * 2, this.maxBackoffMs);
-    this.log.warn({ resource: this.name, status: statusOf(err), err: String(err), retryInMs: delay }, 'watch failed; restarting');
+    this.log.warn({ resource: this.name, status: statusOf(err), err: describeError(err), retryInMs: delay }, 'watch failed; restarting');
     setTimeout(() => void this.start(), delay).unref();
   }
 
