@@ -77,7 +77,7 @@ export async function startFakeApiServer(options: FakeApiOptions): Promise<FakeA
       }
       const m = new RegExp(`^${r.prefix}/namespaces/([^/]+)/${r.plural}/([^/]+)$`).exec(url.pathname);
       if (m !== null) {
-        const found = r.missing ? undefined : r.objects.find((o) => o.metadata?.namespace === m[1] && o.metadata.name === m[2]);
+        const found = r.missing ? undefined : r.objects.find((o) => o.metadata?.namespace === m[1] && o.metadata?.name === m[2]);
         const answer = () => {
           if (found === undefined) return status(res, 404, `${r.plural} "${m[2] ?? ''}" not found`);
           res.writeHead(200, { 'content-type': 'application/json' });
@@ -92,7 +92,7 @@ export async function startFakeApiServer(options: FakeApiOptions): Promise<FakeA
   };
 
   const server: Server = createServer({ cert: options.tls.cert, key: options.tls.key }, handle);
-  server.on('connection', (s) => {
+  server.on('connection', (s: Socket) => {
     sockets.add(s);
     s.on('close', () => sockets.delete(s));
   });
@@ -107,7 +107,7 @@ export async function startFakeApiServer(options: FakeApiOptions): Promise<FakeA
       const r = resources.find((x) => x.plural === plural) as Resource;
       const meta = { ...object.metadata, resourceVersion: String(++resourceVersion) };
       const obj = { ...object, metadata: meta };
-      const i = r.objects.findIndex((o) => o.metadata?.namespace === meta.namespace && o.metadata.name === meta.name);
+      const i = r.objects.findIndex((o) => o.metadata?.namespace === meta.namespace && o.metadata?.name === meta.name);
       const type = i < 0 ? 'ADDED' : 'MODIFIED';
       if (i < 0) r.objects.push(obj);
       else r.objects[i] = obj;

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { parseWebhookArgs } from '../../webhook/src/config.js';
-import { connectKubernetes } from '../../webhook/src/k8s/client.js';
+import { connectKubernetes, type ClientLog } from '../../webhook/src/k8s/client.js';
 import { runWebhook } from '../../webhook/src/main.js';
 import { withDeadline, type KubeObject, type Lookups } from '../../webhook/src/k8s/sources.js';
 import { makeCa, makeServerCert } from '../helpers/certs.js';
@@ -39,7 +39,7 @@ async function writeKubeconfig(api: FakeApiServer): Promise<string> {
   return dir;
 }
 
-async function connect(api: FakeApiServer, log = quietLog): Promise<Lookups> {
+async function connect(api: FakeApiServer, log: ClientLog = quietLog): Promise<Lookups> {
   const dir = await writeKubeconfig(api);
   const lookups = await connectKubernetes({ kubeconfig: join(dir, 'config'), log, maxBackoffMs: 200 });
   cleanups.push(() => lookups.close());
@@ -123,7 +123,7 @@ describe('connectKubernetes', () => {
   it('treats an uninstalled NAD CRD as empty instead of never becoming ready', async () => {
     const warnings: string[] = [];
     const api = await start({ nadCrdMissing: true });
-    const lookups = await connect(api, { info: () => {}, warn: (_o, msg) => warnings.push(msg) });
+    const lookups = await connect(api, { info: () => {}, warn: (_o: object, msg: string) => void warnings.push(msg) });
     await synced(lookups);
     expect(await lookups.nad?.getNad('default', 'userspace-ovs-net-1', signal())).toBeUndefined();
     expect(warnings).toContain('resource not served by the API; treating it as empty');

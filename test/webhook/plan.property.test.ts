@@ -32,7 +32,7 @@ const volumesArb = fc.uniqueArray(fc.constantFrom(...VOLUMES), { selector: (v) =
 
 function containerArb(name: string, volumeNames: readonly string[]) {
   // A pod without volumes can still have an empty volumeMounts list.
-  const mounts =
+  const mounts: fc.Arbitrary<{ name: string; mountPath: string }[]> =
     volumeNames.length === 0
       ? fc.constant([])
       : fc.uniqueArray(fc.record({ name: fc.constantFrom(...volumeNames), mountPath: fc.constantFrom(...PATHS) }), {
@@ -57,7 +57,7 @@ const podArb = fc
     fc.nat(3),
   )
   // compute anywhere among the others (a pod without it has its own test).
-  .map(([volumes, others, at]) => [volumes, others.toSpliced(Math.min(at, others.length), 0, 'compute')] as const)
+  .map(([volumes, others, at]) => [volumes, (others as string[]).toSpliced(Math.min(at, others.length), 0, 'compute')] as const)
   .chain(([volumes, names]) =>
     fc.tuple(...names.map((n) => containerArb(n, (volumes ?? []).map((v) => v['name'] as string)))).map((containers) => {
       const spec: Json = { containers: containers.map((c) => JSON.parse(JSON.stringify(c)) as Json) };
