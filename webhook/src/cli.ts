@@ -1,5 +1,6 @@
 // The `webhook` and `mutate` subcommands: flags in, exit code out. Errors become one `error:`
 // line on stderr. Heavy modules (fastify, zod, prom-client) load only inside run().
+import { enableCompileCache } from 'node:module';
 import type { Subcommand } from '../../cli/main.js';
 
 function fail(err: unknown, code = 1): number {
@@ -43,6 +44,9 @@ export const webhookCommand: Subcommand = {
       process.stdout.write(await usage('webhook'));
       return 0;
     }
+    // V8 code cache for the modules loaded next (zod, fastify, prom-client): restarts reach
+    // /readyz sooner. Best effort: an unwritable cache directory just means no cache.
+    enableCompileCache();
     const { parseWebhookArgs } = await import('./config.js');
     let config;
     try {

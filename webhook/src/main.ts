@@ -46,7 +46,7 @@ function signalled(): AbortSignal {
 /** Runs the server until stopped; resolves 0 after a clean drain, 1 otherwise. */
 export async function runWebhook(config: WebhookConfig, opts: RunOptions = {}): Promise<number> {
   const stop = opts.stop ?? signalled();
-  const pair: KeyPair = config.tls.kind === 'dev' ? await createDevKeyPair() : await readKeyPair(config.tls.certFile, config.tls.keyFile);
+  const pair: KeyPair = config.tls.kind === 'dev' ? await createDevKeyPair() : readKeyPair(config.tls.certFile, config.tls.keyFile);
   const metrics = createMetrics();
   const deferred = config.offline ? undefined : deferredLookups();
   const lookups = deferred?.lookups ?? offlineLookups();
