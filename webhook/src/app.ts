@@ -3,6 +3,7 @@
 import Fastify, { LogController, type FastifyInstance } from 'fastify';
 import type { DecisionContext } from './admission/decide.js';
 import type { MutationConfig, WebhookConfig } from './config.js';
+import { WebhookError } from './errors.js';
 import type { Lookups } from './k8s/sources.js';
 import type { WebhookMetrics } from './metrics.js';
 import { createPlanner } from './mutate/plan.js';
@@ -85,6 +86,21 @@ export function buildApp(config: AppConfig, deps: AppDeps): FastifyInstance {
 
   // Only JSON is an AdmissionReview: without this, text/plain bodies would reach the route.
   app.removeContentTypeParser(['text/plain']);
+  // The API server sends UTF-8 only. Bytes that are not UTF-8 are refused, not silently turned
+  // into U+FFFD (fastify's default), so what the webhook reads is what the client sent.
+  const parseJson = app.getDefaultJsonParser('error', 'error');
+  const utf8 = new TextDecoder('utf-8', { fatal: true });
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (request, body, done) => {
+    let text: string;
+    try {
+      text = utf8.decode(body as Buffer);
+    } catch {
+      done(new WebhookError('E_REVIEW_INVALID', 'body is not valid UTF-8; expected a JSON AdmissionReview'), undefined);
+      return;
+    }
+    parseJson(request, text, done);
+  });
   app.setErrorHandler((err, request, reply) => {
     const { body, internal } = toHttpError(err, config.bodyLimitBytes);
     if (request.url === '/mutate') deps.metrics.requests.inc({ outcome: internal ? 'error' : 'invalid' });
