@@ -10,9 +10,9 @@ import { ConverterError } from './errors.js';
 import type { ResolvedInterface } from './model.js';
 import { isSupportedDeviceInfoVersion, type DeviceInfo } from './annotations/device-info.js';
 import { formatNadRef, parseNadName, type NadRef } from './annotations/nad-name.js';
-import { findPodInterface, findStatusEntry } from './annotations/pod-interface.js';
+import { findPodInterface, findStatusEntry, indexPodInterfaces, type PodInterfaceIndex } from './annotations/pod-interface.js';
 import { readPodAnnotations, type PodAnnotations } from './annotations/pod-annotations.js';
-import { countVcpus, parsePciAddress, podInterfaceNameCandidates, virtioModelOf, type Vmi, type VmiInterface } from './vmi.js';
+import { countVcpus, ordinalPodInterfaceNames, parsePciAddress, podInterfaceNameCandidates, virtioModelOf, type Vmi, type VmiInterface, type VmiNetwork } from './vmi.js';
 
 /** KubeVirt caps `<driver queues>` at the tap device maximum (virtio-queues.go). */
 export const MAX_QUEUES = 256;
@@ -33,6 +33,17 @@ interface Context {
   readonly pod: PodAnnotations;
   readonly config: ConverterConfig;
   readonly namespace?: string;
+  // Lookup tables built once per resolution, so that n interfaces cost O(n), not O(n^2).
+  readonly networks: ReadonlyMap<string, VmiNetwork>;
+  readonly ordinals: ReadonlyMap<string, string | undefined>;
+  readonly podInterfaces: PodInterfaceIndex;
+}
+
+/** The first element of each name. */
+function byName<T extends { readonly name: string }>(items: readonly T[]): Map<string, T> {
+  const map = new Map<string, T>();
+  for (const item of items) if (!map.has(item.name)) map.set(item.name, item);
+  return map;
 }
 
 /** vhost-user interfaces of the VMI in spec order, hot-unplugged (`state: absent`) ones left out. */
@@ -48,7 +59,16 @@ export function resolveAvailable(annotations: ReadonlyMap<string, string>, vmi: 
   const ifaces = vhostUserInterfaces(vmi, config.bindingNames);
   if (ifaces.length === 0) return { resolved: [], pending: [] };
   const namespace = vmi.metadata?.namespace ?? config.namespace;
-  const ctx: Context = { vmi, pod: readPodAnnotations(annotations), config, ...(namespace !== undefined ? { namespace } : {}) };
+  const pod = readPodAnnotations(annotations);
+  const ctx: Context = {
+    vmi,
+    pod,
+    config,
+    ...(namespace !== undefined ? { namespace } : {}),
+    networks: byName(vmi.spec.networks ?? []),
+    ordinals: ordinalPodInterfaceNames(vmi),
+    podInterfaces: indexPodInterfaces(pod, namespace),
+  };
   const resolved: ResolvedInterface[] = [];
   const pending: PendingInterface[] = [];
   for (const iface of ifaces) {
@@ -73,7 +93,7 @@ export function resolveInterfaces(annotations: ReadonlyMap<string, string>, vmi:
 
 function resolveOne(ctx: Context, iface: VmiInterface): ResolvedInterface | ConverterError {
   const { vmi, pod, config } = ctx;
-  const network = (vmi.spec.networks ?? []).find((n) => n.name === iface.name);
+  const network = ctx.networks.get(iface.name);
   if (network === undefined) {
     throw new ConverterError('E_NETWORK_NOT_FOUND', `interface '${iface.name}': no network named '${iface.name}' in spec.networks`, {
       iface: iface.name,
@@ -88,14 +108,18 @@ function resolveOne(ctx: Context, iface: VmiInterface): ResolvedInterface | Conv
   }
   const nad = parseNadName(network.multus.networkName, ctx.namespace);
   const statusName = vmi.status?.interfaces?.find((s) => s.name === iface.name)?.podInterfaceName;
-  const podIface = findPodInterface(pod, {
-    iface: iface.name,
-    network: network.name,
-    nad,
-    ...podInterfaceNameCandidates(vmi, network.name),
-    ...(ctx.namespace !== undefined ? { namespace: ctx.namespace } : {}),
-    ...(statusName !== undefined ? { statusName } : {}),
-  });
+  const podIface = findPodInterface(
+    pod,
+    {
+      iface: iface.name,
+      network: network.name,
+      nad,
+      ...podInterfaceNameCandidates(vmi, network.name, ctx.ordinals),
+      ...(ctx.namespace !== undefined ? { namespace: ctx.namespace } : {}),
+      ...(statusName !== undefined ? { statusName } : {}),
+    },
+    ctx.podInterfaces,
+  );
   if (podIface === undefined) {
     return new ConverterError(
       'E_POD_INTERFACE_NOT_FOUND',
@@ -103,7 +127,7 @@ function resolveOne(ctx: Context, iface: VmiInterface): ResolvedInterface | Conv
       { iface: iface.name, hint: 'check that Multus attached the NAD to the pod' },
     );
   }
-  const status = findStatusEntry(pod, podIface.name, nad, ctx.namespace);
+  const status = findStatusEntry(pod, podIface.name, nad, ctx.namespace, ctx.podInterfaces);
   const info = pod.networkInfo?.find((n) => n.network === network.name);
   const socket = findSocket(ctx, iface.name, podIface.name, nad, [status?.['device-info'], info?.deviceInfo]);
   if (socket instanceof ConverterError) return socket;

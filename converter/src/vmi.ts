@@ -162,15 +162,32 @@ export function hashedPodInterfaceName(networkName: string): string {
 }
 
 /**
+ * Ordinal pod interface names by VMI network name (the first network of a name counts): secondary
+ * Multus networks are net1, net2, ... in spec.networks order, a default Multus network is eth0.
+ * Computed once per VMI, so naming n interfaces stays linear.
+ */
+export function ordinalPodInterfaceNames(vmi: Vmi): ReadonlyMap<string, string | undefined> {
+  const names = new Map<string, string | undefined>();
+  let secondary = 0;
+  for (const network of vmi.spec.networks ?? []) {
+    const ordinal = isSecondaryMultusNetwork(network) ? `net${++secondary}` : network.multus !== undefined ? 'eth0' : undefined;
+    if (!names.has(network.name)) names.set(network.name, ordinal);
+  }
+  return names;
+}
+
+/**
  * Pod interface names a VMI network would get under KubeVirt's two schemes. The ordinal scheme
  * counts secondary Multus networks in spec.networks order (net1, net2, ...); a default Multus
- * network is eth0 under both.
+ * network is eth0 under both. Pass `ordinals` (ordinalPodInterfaceNames) when naming many.
  */
-export function podInterfaceNameCandidates(vmi: Vmi, networkName: string): { ordinal?: string; hashed?: string } {
-  const networks = vmi.spec.networks ?? [];
-  const network = networks.find((n) => n.name === networkName);
-  if (network?.multus === undefined) return {};
-  if (!isSecondaryMultusNetwork(network)) return { ordinal: 'eth0', hashed: 'eth0' };
-  const index = networks.filter(isSecondaryMultusNetwork).findIndex((n) => n.name === networkName);
-  return { ordinal: `net${index + 1}`, hashed: hashedPodInterfaceName(networkName) };
+export function podInterfaceNameCandidates(
+  vmi: Vmi,
+  networkName: string,
+  ordinals: ReadonlyMap<string, string | undefined> = ordinalPodInterfaceNames(vmi),
+): { ordinal?: string; hashed?: string } {
+  const ordinal = ordinals.get(networkName);
+  if (ordinal === undefined) return {};
+  if (ordinal === 'eth0') return { ordinal: 'eth0', hashed: 'eth0' };
+  return { ordinal, hashed: hashedPodInterfaceName(networkName) };
 }
