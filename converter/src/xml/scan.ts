@@ -62,6 +62,15 @@ function syntaxError(src: string, offset: number, problem: string): never {
 }
 
 /**
+ * The first '&' in src[from, to), or -1. Not indexOf: with no '&' left in the document it would
+ * read on to the end for every attribute and text, making a scan quadratic in the document size.
+ */
+function ampersandIn(src: string, from: number, to: number): number {
+  for (let j = from; j < to; j++) if (src.charCodeAt(j) === 38 /* & */) return j;
+  return -1;
+}
+
+/**
  * Decodes the five predefined entities and character references in src[from, to); anything else
  * is an error. `literal` maps the text between references (attribute-value normalization).
  */
@@ -69,8 +78,8 @@ function decodeReferences(src: string, from: number, to: number, literal: (text:
   let out = '';
   let i = from;
   while (i < to) {
-    const amp = src.indexOf('&', i);
-    if (amp < 0 || amp >= to) break;
+    const amp = ampersandIn(src, i, to);
+    if (amp < 0) break;
     out += literal(src.slice(i, amp));
     REFERENCE.lastIndex = amp;
     const m = REFERENCE.exec(src);
