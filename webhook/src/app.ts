@@ -5,6 +5,7 @@ import type { DecisionContext } from './admission/decide.js';
 import type { MutationConfig, WebhookConfig } from './config.js';
 import { WebhookError } from './errors.js';
 import type { Lookups } from './k8s/sources.js';
+import { createLineBuffer, type LineBuffer } from './log-stream.js';
 import type { WebhookMetrics } from './metrics.js';
 import { createPlanner } from './mutate/plan.js';
 import { registerHealthRoutes } from './routes/health.js';
@@ -54,7 +55,7 @@ export interface AppDeps {
   readonly https?: KeyPair;
   /** Components other than the lookups that are not ready yet; [] when ready. */
   readonly pending?: () => readonly string[];
-  /** Destination of the JSON log lines; stdout by default. */
+  /** Destination of the JSON log lines; stdout (batched, see log-stream.ts) by default. */
   readonly logStream?: { write(line: string): void };
   /** SERVER_TIMEOUTS by default; tests shorten them. */
   readonly timeouts?: Partial<ServerTimeouts>;
@@ -70,9 +71,12 @@ export function buildApp(config: AppConfig, deps: AppDeps): FastifyInstance {
   const t = { ...SERVER_TIMEOUTS, ...deps.timeouts };
   // Limits node reads only when the server is created (fastify sets the others afterwards).
   const server = { headersTimeout: t.headersMs, requestTimeout: t.requestMs, connectionsCheckingInterval: t.checkIntervalMs };
+  // stdout by default, a chunk per event-loop turn rather than a write(2) per line.
+  const stdoutBuffer = deps.logStream === undefined ? createLineBuffer() : undefined;
+  const logStream = deps.logStream ?? (stdoutBuffer as LineBuffer);
   const app = Fastify({
     schemaController: { compilersFactory: { buildValidator: noSchemas, buildSerializer: noSchemas } },
-    logger: { level: config.logLevel, ...(deps.logStream === undefined ? {} : { stream: deps.logStream }) },
+    logger: { level: config.logLevel, stream: logStream },
     // One line per request is written by the route itself, with the uid and the pod.
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: config.bodyLimitBytes,
@@ -84,6 +88,7 @@ export function buildApp(config: AppConfig, deps: AppDeps): FastifyInstance {
       : { https: { ...server, cert: deps.https.cert, key: deps.https.key, minVersion: 'TLSv1.2' as const, handshakeTimeout: t.handshakeMs } }),
   }) as unknown as FastifyInstance;
 
+  if (stdoutBuffer !== undefined) app.addHook('onClose', async () => stdoutBuffer.flush());
   // Only JSON is an AdmissionReview: without this, text/plain bodies would reach the route.
   app.removeContentTypeParser(['text/plain']);
   // The API server sends UTF-8 only. Bytes that are not UTF-8 are refused, not silently turned

@@ -5,6 +5,7 @@ import type { Server as HttpsServer } from 'node:https';
 import { buildApp, type KeyPair } from './app.js';
 import type { WebhookConfig } from './config.js';
 import { offlineLookups, type Lookups } from './k8s/sources.js';
+import { createLineBuffer, type LineBuffer } from './log-stream.js';
 import { createMetrics } from './metrics.js';
 import { createDevKeyPair, readKeyPair, watchKeyPair } from './tls.js';
 
@@ -50,7 +51,10 @@ export async function runWebhook(config: WebhookConfig, opts: RunOptions = {}): 
   const metrics = createMetrics();
   const deferred = config.offline ? undefined : deferredLookups();
   const lookups = deferred?.lookups ?? offlineLookups();
-  const app = buildApp(config, { lookups, metrics, https: pair, ...(opts.logStream === undefined ? {} : { logStream: opts.logStream }) });
+  const buffer = opts.logStream === undefined ? createLineBuffer() : undefined;
+  const flushLogs = () => buffer?.flush();
+  process.on('exit', flushLogs);
+  const app = buildApp(config, { lookups, metrics, https: pair, logStream: opts.logStream ?? (buffer as LineBuffer) });
   const log = app.log;
 
   await app.listen({ host: config.listen.host, port: config.listen.port, listenTextResolver: () => 'listening' });
@@ -110,5 +114,7 @@ export async function runWebhook(config: WebhookConfig, opts: RunOptions = {}): 
   }
   await lookups.close();
   log.info({ drained }, 'stopped');
+  flushLogs();
+  process.off('exit', flushLogs);
   return drained && !failed ? 0 : 1;
 }

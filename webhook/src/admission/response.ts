@@ -2,6 +2,7 @@
 // there are ops (no patch field otherwise), warnings, or allowed:false with a metav1.Status.
 import { ADMISSION_API_VERSION, ADMISSION_KIND } from '../constants.js';
 import { DENIAL_STATUS } from '../errors.js';
+import { serializePatch } from '../mutate/serialize.js';
 import type { Decision } from './decide.js';
 
 export interface AdmissionResponse {
@@ -27,7 +28,7 @@ const REASONS: Record<number, string> = { 403: 'Forbidden', 409: 'Conflict', 422
 export function toAdmissionReview(uid: string, decision: Decision): AdmissionReviewResponse {
   let response: AdmissionResponse;
   if (decision.kind === 'patch' && decision.ops.length > 0) {
-    const patch = Buffer.from(JSON.stringify(decision.ops)).toString('base64');
+    const patch = Buffer.from(serializePatch(decision.ops)).toString('base64');
     response = { uid, allowed: true, patchType: 'JSONPatch', patch };
   } else if (decision.kind === 'deny') {
     const code = DENIAL_STATUS[decision.error.code] ?? 403;
