@@ -1,6 +1,7 @@
 // I/O edge of the webhook server: loads the certificate, listens, watches the certificate files,
 // connects to the API after listening (so /healthz answers while the client loads), and on
-// SIGTERM stops accepting, lets in-flight requests finish, then resolves the exit code.
+// SIGTERM answers for one more second with Connection: close, stops accepting, lets in-flight
+// requests finish, then resolves the exit code.
 import type { Server as HttpsServer } from 'node:https';
 import { buildApp, type KeyPair } from './app.js';
 import type { WebhookConfig } from './config.js';
@@ -8,6 +9,9 @@ import { offlineLookups, type Lookups } from './k8s/sources.js';
 import { createLineBuffer, type LineBuffer } from './log-stream.js';
 import { createMetrics } from './metrics.js';
 import { createDevKeyPair, readKeyPair, watchKeyPair } from './tls.js';
+
+/** How long a stopping server keeps answering before it closes its connections. */
+export const LAME_DUCK_MS = 1_000;
 
 export interface RunOptions {
   /** Log destination; stdout by default. */
@@ -56,6 +60,13 @@ export async function runWebhook(config: WebhookConfig, opts: RunOptions = {}): 
   process.on('exit', flushLogs);
   const app = buildApp(config, { lookups, metrics, https: pair, logStream: opts.logStream ?? (buffer as LineBuffer) });
   const log = app.log;
+  // While draining, every answer closes its connection, so a client sends its next request on
+  // a new connection (to another replica) instead of racing the close of this one.
+  let draining = false;
+  app.addHook('onSend', (_request, reply, payload, done) => {
+    if (draining) reply.header('connection', 'close');
+    done(null, payload); // callback style: no promise per request on the hot path
+  });
 
   await app.listen({ host: config.listen.host, port: config.listen.port, listenTextResolver: () => 'listening' });
   const address = app.server.address();
@@ -102,7 +113,15 @@ export async function runWebhook(config: WebhookConfig, opts: RunOptions = {}): 
     stopNow.signal.addEventListener('abort', () => resolve(), { once: true });
   });
 
-  log.info({ signal: String(stop.reason ?? 'error'), drainTimeoutMs: config.drainTimeoutMs }, 'draining: no new connections, finishing in-flight requests');
+  const signal = String(stop.reason ?? 'error');
+  const lameDuckMs = Math.min(LAME_DUCK_MS, config.drainTimeoutMs);
+  log.info({ signal, lameDuckMs }, 'stopping: answering with Connection: close before closing');
+  draining = true;
+  // Lame duck: still listening, so requests already written to open connections (unread during
+  // a GC pause at SIGTERM, say) are answered; closing at once would reset them with the idle
+  // connections (server.close() closes idle connections, and unread requests count as idle).
+  await new Promise((resolve) => setTimeout(resolve, lameDuckMs));
+  log.info({ signal, drainTimeoutMs: config.drainTimeoutMs }, 'draining: no new connections, finishing in-flight requests');
   stopWatching();
   const drained = await Promise.race([
     app.close().then(() => true),
