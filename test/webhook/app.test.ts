@@ -95,11 +95,20 @@ describe('POST /mutate decisions', () => {
     expect(line).toMatchObject({
       uid: expect.any(String),
       pod: 'tests/virt-launcher-vhostuser-vm-',
-      operation: 'CREATE',
       outcome: 'patched',
       ops: 7,
       evidence: 'container "hook-sidecar-0" serves binding "vhostuser"',
+      ms: expect.any(Number),
     });
+  });
+
+  it('logs the operation when it is not CREATE, and who created a forged launcher', async () => {
+    const h = harness();
+    await post(h, loadReview('update-v1-binding'));
+    await post(h, loadReview('forged-user'));
+    const [update, forged] = h.logs.filter((l) => l['msg'] === 'admission');
+    expect(update).toMatchObject({ operation: 'UPDATE', outcome: 'allowed', reason: 'not-create' });
+    expect(forged).toMatchObject({ outcome: 'warned', reason: 'forged', user: 'system:serviceaccount:tests:default', message: expect.stringContaining('kubevirt.io=virt-launcher') });
   });
 
   it('answers a forged launcher with 403 under --deny-forged, and counts the refusal', async () => {

@@ -4,7 +4,7 @@
 import { WebhookError } from '../errors.js';
 import type { Lookups } from '../k8s/sources.js';
 import type { JsonPatchOp, PlanPatch } from '../mutate/plan.js';
-import { findVhostUserEvidence } from './evidence.js';
+import { bindingSidecarEvidence, findVhostUserEvidence } from './evidence.js';
 import { classifyLauncher, type ForgedReason } from './launcher.js';
 import { parsePod, type AdmissionRequest } from './review.js';
 
@@ -65,7 +65,8 @@ export async function decideAdmission(req: AdmissionRequest, ctx: DecisionContex
   const plan = ctx.planPatch(pod, podRef);
   if (plan.ok && plan.ops.length === 0) return { decision: { kind: 'allow', reason: 'already-mutated' }, pod: podRef };
 
-  const evidence = await findVhostUserEvidence(pod, namespace, launcher.owner, ctx);
+  // The pod's own evidence first, without the (async) lookup machinery: the common case.
+  const evidence = bindingSidecarEvidence(pod, ctx.bindingNames) ?? (await findVhostUserEvidence(pod, namespace, launcher.owner, ctx));
   if (evidence === undefined) return { decision: { kind: 'allow', reason: 'no-vhostuser' }, pod: podRef };
   // A conflicting volume only matters for a pod that needs vhost-user.
   if (!plan.ok) return { decision: { kind: 'deny', error: plan.error }, pod: podRef, evidence };

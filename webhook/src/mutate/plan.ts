@@ -38,71 +38,81 @@ function findVolume(volumes: readonly Volume[] | null | undefined, name: string)
   return undefined;
 }
 
-function conflict(message: string, details: Record<string, unknown>): PlanResult {
-  return { ok: false, error: new WebhookError('E_VOLUME_CONFLICT', message, details) };
+function conflict(message: string, details: Record<string, unknown>): WebhookError {
+  return new WebhookError('E_VOLUME_CONFLICT', message, details);
 }
 
+const NO_OPS: PlanResult = Object.freeze({ ok: true, ops: Object.freeze([]) });
+/** Distinct plans remembered per planner; pods of one KubeVirt release share a handful. */
+const MAX_PLANS = 256;
+
 /**
- * Builds a planner for one configuration: the volume values are made once and shared.
+ * Builds a planner for one configuration. Volume values are made once and shared, and each
+ * distinct plan is built once: pods that need the same ops (same containers at the same
+ * indexes, same arrays missing) get the same frozen ops array, so the hot path allocates nothing
+ * for them and the response can reuse its serialized form.
  *
  * @example createPlanner({ volumes, bindingNames: ['vhostuser'] })(pod, 'ns/virt-launcher-vm-x').ok
  */
 export function createPlanner(settings: PlannerSettings): PlanPatch {
   const wanted = wantedVolumes(settings.volumes);
-  const podinfo = wanted.filter((w) => w.role === 'podinfo');
-  const mountDirs = new Map(wanted.map((w) => [w, normalizeDir(w.mountPath)]));
+  const dirs = wanted.map((w) => normalizeDir(w.mountPath));
+  const podinfoOnly = wanted.flatMap((w, k) => (w.role === 'podinfo' ? [k] : []));
+  const all = wanted.map((_, k) => k);
   const { bindingNames } = settings;
   const inSidecars = settings.volumes.podinfo.inSidecars;
+  const plans = new Map<string, readonly JsonPatchOp[]>();
 
-  return function planPatch(pod: Pod, podRef: string): PlanResult {
+  /**
+   * Walks the pod once. Returns a key naming every op the pod needs (equal keys, equal ops) or
+   * the conflict; with `out`, also appends those ops to it.
+   */
+  function scan(pod: Pod, podRef: string, out?: JsonPatchOp[]): string | WebhookError {
     const { containers, volumes } = pod.spec;
-    if (!containers.some((c) => c.name === COMPUTE_CONTAINER)) {
-      const message = `pod ${podRef}: no container named "${COMPUTE_CONTAINER}"; expected a KubeVirt virt-launcher pod`;
-      return { ok: false, error: new WebhookError('E_POD_UNSUPPORTED', message) };
-    }
-    const mountOps: JsonPatchOp[] = [];
-    // Volume names some target container mounts at our path (existing mount or one we add).
-    const referenced = new Set<string>();
-
+    let mountKey = '';
+    let referenced = 0; // bit k: a target container mounts wanted[k] (already or by our op)
+    const mountOps: JsonPatchOp[] | undefined = out === undefined ? undefined : [];
     for (let i = 0; i < containers.length; i++) {
       const c = containers[i] as Container;
-      let roles: readonly WantedVolume[];
-      if (c.name === COMPUTE_CONTAINER) roles = wanted;
-      else if (inSidecars && bindingNames.includes(bindingPluginName(c) ?? '')) {
-        roles = podinfo;
-      } else continue;
-
+      let roles: readonly number[];
+      if (c.name === COMPUTE_CONTAINER) roles = all;
+      else if (inSidecars && bindingNames.includes(bindingPluginName(c) ?? '')) roles = podinfoOnly;
+      else continue;
       const mounts = c.volumeMounts;
-      let arrayAdded = false;
-      for (const w of roles) {
-        const dir = mountDirs.get(w) as string;
-        const existing = mounts?.find((m) => normalizeDir(m.mountPath) === dir);
+      let started = false;
+      for (const k of roles) {
+        const w = wanted[k] as WantedVolume;
+        const existing = mounts?.find((m) => normalizeDir(m.mountPath) === dirs[k]);
         if (existing !== undefined) {
-          if (existing.name === w.name) {
-            referenced.add(w.name);
-            continue;
+          if (existing.name === w.name) referenced |= 1 << k;
+          else {
+            const other = findVolume(volumes, existing.name);
+            if (!(w.reusableUnderOtherName && other !== undefined && w.accepts(other))) {
+              return conflict(
+                `pod ${podRef}: container "${c.name}" already mounts volume "${existing.name}" at ${existing.mountPath}; ` +
+                  `vhost-user needs volume "${w.name}" (${w.expected}) there. Remove that mount or change --${flagPrefix(w)}-mount-path`,
+                { container: c.name, volume: existing.name, mountPath: existing.mountPath },
+              );
+            }
           }
-          const other = findVolume(volumes, existing.name);
-          if (w.reusableUnderOtherName && other !== undefined && w.accepts(other)) continue;
-          return conflict(
-            `pod ${podRef}: container "${c.name}" already mounts volume "${existing.name}" at ${existing.mountPath}; ` +
-              `vhost-user needs volume "${w.name}" (${w.expected}) there. Remove that mount or change --${flagPrefix(w)}-mount-path`,
-            { container: c.name, volume: existing.name, mountPath: existing.mountPath },
-          );
+          continue;
         }
-        if (mounts == null && !arrayAdded) {
-          mountOps.push({ op: 'add', path: pointer('spec', 'containers', i, 'volumeMounts'), value: [] });
-          arrayAdded = true;
+        if (!started) {
+          mountKey += `|${i}${mounts == null ? '+' : ''}:`;
+          if (mounts == null) mountOps?.push({ op: 'add', path: pointer('spec', 'containers', i, 'volumeMounts'), value: [] });
+          started = true;
         }
-        mountOps.push({ op: 'add', path: pointer('spec', 'containers', i, 'volumeMounts', '-'), value: w.mount });
-        referenced.add(w.name);
+        mountKey += k;
+        referenced |= 1 << k;
+        mountOps?.push({ op: 'add', path: pointer('spec', 'containers', i, 'volumeMounts', '-'), value: w.mount });
       }
     }
 
-    const volumeOps: JsonPatchOp[] = [];
-    for (const w of wanted) {
+    let volumeKey = '';
+    for (let k = 0; k < wanted.length; k++) {
+      const w = wanted[k] as WantedVolume;
       // The shared dir is looked up by name by the CNI, so it must exist even if mounted already.
-      if (!referenced.has(w.name) && w.role !== 'sharedDir') continue;
+      if ((referenced & (1 << k)) === 0 && w.role !== 'sharedDir') continue;
       const existing = findVolume(volumes, w.name);
       if (existing !== undefined) {
         if (w.accepts(existing)) continue;
@@ -112,13 +122,34 @@ export function createPlanner(settings: PlannerSettings): PlanPatch {
           { volume: w.name, source: describeSource(existing) },
         );
       }
-      if (volumes == null && volumeOps.length === 0) {
-        volumeOps.push({ op: 'add', path: pointer('spec', 'volumes'), value: [] });
+      if (volumeKey === '') {
+        volumeKey = volumes == null ? 'v+' : 'v';
+        if (volumes == null) out?.push({ op: 'add', path: pointer('spec', 'volumes'), value: [] });
       }
-      volumeOps.push({ op: 'add', path: pointer('spec', 'volumes', '-'), value: w.volume });
+      volumeKey += k;
+      out?.push({ op: 'add', path: pointer('spec', 'volumes', '-'), value: w.volume });
     }
-    if (volumeOps.length === 0) return { ok: true, ops: mountOps };
-    return { ok: true, ops: mountOps.length === 0 ? volumeOps : volumeOps.concat(mountOps) };
+    // Volumes first, then mounts: a mount never names a volume the patch has not added yet.
+    if (out !== undefined && mountOps !== undefined) out.push(...mountOps);
+    return volumeKey + mountKey;
+  }
+
+  return function planPatch(pod: Pod, podRef: string): PlanResult {
+    if (!pod.spec.containers.some((c) => c.name === COMPUTE_CONTAINER)) {
+      const message = `pod ${podRef}: no container named "${COMPUTE_CONTAINER}"; expected a KubeVirt virt-launcher pod`;
+      return { ok: false, error: new WebhookError('E_POD_UNSUPPORTED', message) };
+    }
+    const key = scan(pod, podRef);
+    if (typeof key !== 'string') return { ok: false, error: key };
+    if (key === '') return NO_OPS;
+    let ops = plans.get(key);
+    if (ops === undefined) {
+      const out: JsonPatchOp[] = [];
+      scan(pod, podRef, out);
+      ops = Object.freeze(out.map((op) => Object.freeze(op)));
+      if (plans.size < MAX_PLANS) plans.set(key, ops);
+    }
+    return { ok: true, ops };
   };
 }
 

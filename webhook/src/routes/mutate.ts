@@ -2,7 +2,7 @@
 // Logs exactly one line per request (uid, pod, outcome) and records the metrics.
 import type { FastifyInstance } from 'fastify';
 import { decideAdmission, type Decision, type DecisionContext, type Outcome } from '../admission/decide.js';
-import { toAdmissionReview } from '../admission/response.js';
+import { admissionReviewJson } from '../admission/response.js';
 import { parseAdmissionReview, type AdmissionRequest } from '../admission/review.js';
 import type { RequestOutcome, WebhookMetrics } from '../metrics.js';
 import { toHttpError } from './http-errors.js';
@@ -38,23 +38,26 @@ export function registerMutateRoute(app: FastifyInstance, ctx: DecisionContext, 
     if (d.kind === 'patch') metrics.podsPatched.inc();
     if ((d.kind === 'allow' || d.kind === 'deny') && d.forged !== undefined) metrics.hostPathRefused.inc({ reason: d.forged });
     record(metrics, outcome, started);
-    request.log.info(
-      {
-        uid: req.uid,
-        pod: result.pod,
-        operation: req.operation,
-        dryRun: req.dryRun === true,
-        user: req.userInfo?.username,
-        outcome,
-        reason: d.kind === 'allow' ? d.reason : undefined,
-        ops: d.kind === 'patch' ? d.ops.length : 0,
-        evidence: result.evidence,
-        message: d.kind === 'deny' ? d.error.message : d.kind === 'allow' ? d.warning : undefined,
-        ms: performance.now() - started,
-      },
-      'admission',
-    );
-    return toAdmissionReview(req.uid, d);
+    // Only the fields that say something for this outcome: each one costs serialization time.
+    const line: Record<string, unknown> = { uid: req.uid, pod: result.pod, outcome };
+    if (req.operation !== 'CREATE') line['operation'] = req.operation;
+    if (req.dryRun === true) line['dryRun'] = true;
+    if (d.kind === 'patch') {
+      line['ops'] = d.ops.length;
+      line['evidence'] = result.evidence;
+    } else if (d.kind === 'deny') {
+      line['user'] = req.userInfo?.username;
+      line['message'] = d.error.message;
+    } else {
+      line['reason'] = d.reason;
+      if (d.warning !== undefined) {
+        line['user'] = req.userInfo?.username;
+        line['message'] = d.warning;
+      }
+    }
+    line['ms'] = performance.now() - started;
+    request.log.info(line, 'admission');
+    return reply.type('application/json; charset=utf-8').send(admissionReviewJson(req.uid, d));
   });
 }
 
