@@ -119,6 +119,7 @@ async function measureLatency(hook, review) {
     e2e_fixed_max_ms: ms(e2eFixed.max),
     ...e2e,
     e2e_gc_max_pause_ms: ms(gc.maxMs),
+    e2e_gc_max_pause_kind: gc.maxKind,
     e2e_gc_pct_of_time: round((100 * gc.totalMs) / (2 * E2E_S * 1000), 2),
     e2e_loop_delay_max_ms: ms(loopDelay.max),
   };

@@ -15,12 +15,13 @@ const [kind, certFile, keyFile] = process.argv.slice(2);
 /** Handler time as the route itself measures it, recorded in ns at full resolution. */
 const handlerNs = createHistogram({ lowest: 1, highest: 60e9, figures: 3 });
 const loopDelay = monitorEventLoopDelay({ resolution: 1 });
-const gcPauses = { count: 0, totalMs: 0, maxMs: 0 };
+const GC_KINDS = { 1: 'minor', 2: 'major', 4: 'incremental', 8: 'weakcb' };
+const gcPauses = { count: 0, totalMs: 0, maxMs: 0, maxKind: '' };
 new PerformanceObserver((list) => {
   for (const e of list.getEntries()) {
     gcPauses.count++;
     gcPauses.totalMs += e.duration;
-    gcPauses.maxMs = Math.max(gcPauses.maxMs, e.duration);
+    if (e.duration > gcPauses.maxMs) Object.assign(gcPauses, { maxMs: e.duration, maxKind: GC_KINDS[e.detail?.kind] ?? 'other' });
   }
 }).observe({ entryTypes: ['gc'] });
 
@@ -87,7 +88,7 @@ const commands = {
   'stats-reset': () => {
     handlerNs.reset();
     loopDelay.reset();
-    Object.assign(gcPauses, { count: 0, totalMs: 0, maxMs: 0 });
+    Object.assign(gcPauses, { count: 0, totalMs: 0, maxMs: 0, maxKind: '' });
   },
   stats: () => {
     const at = (p) => handlerNs.percentile(p) / 1e6;
