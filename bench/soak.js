@@ -205,6 +205,8 @@ export async function runSoak(options = {}) {
     };
     const stats = { sent: 0, ok: 0, failed: 0, misses: 0, reasons: new Map() };
     const latencies = [];
+    // Latency counts after warm-up and after the first forced GC below (which pauses the process).
+    let measureFrom = Infinity;
     const pending = new Set();
     const fail = (why) => {
       stats.failed++;
@@ -235,7 +237,7 @@ export async function runSoak(options = {}) {
       const started = performance.now();
       const entry = { settled: false, ok: false };
       const done = call({ ...tls, agent, path: '/mutate' }, body).then((res) => {
-        latencies.push(performance.now() - started);
+        if (started >= measureFrom) latencies.push(performance.now() - started);
         let review;
         try {
           review = JSON.parse(res.text);
@@ -261,14 +263,12 @@ export async function runSoak(options = {}) {
       const r = rssMiB(webhook.child.pid);
       if (r !== undefined) rss.push([(performance.now() - t0) / 1000, r]);
     }, 1_000);
-    // Live heap after a forced GC at the end of warm-up and at four more points.
-    const heap = [];
-    const heapTimers = [0.2, 0.4, 0.6, 0.8, 0.99].map((f) =>
-      setTimeout(() => {
-        const at = (performance.now() - t0) / 1000;
-        heap.push(webhook.inspector.heapAfterGcMiB().then((mib) => [at, mib]));
-      }, f * durationS * 1000),
-    );
+    // Live heap after a forced GC at the end of warm-up, and again once the load stops.
+    const heapStart = new Promise((resolve) => setTimeout(resolve, durationS * 200)).then(async () => {
+      const mib = await webhook.inspector.heapAfterGcMiB();
+      measureFrom = performance.now() + 500;
+      return [(performance.now() - t0) / 1000, mib];
+    });
 
     // New connections tell when the rotated certificate is being served.
     let rotatedAt;
@@ -299,8 +299,7 @@ export async function runSoak(options = {}) {
     }
     clearInterval(prober);
     clearInterval(sampler);
-    heapTimers.forEach(clearTimeout);
-    const heapSamples = await Promise.all(heap);
+    const heapSamples = [await heapStart, [(performance.now() - t0) / 1000, await webhook.inspector.heapAfterGcMiB()]];
     webhook.inspector.close();
     const sentBeforeStop = stats.sent;
 

@@ -42,7 +42,9 @@ describe('soak (short)', () => {
     // A clean drain: exit code 0 and the "stopped" line with drained=true.
     expect(figures['soak_exit_code']).toBe(0);
     expect(figures['soak_stopped_drained']).toBe(1);
-    // Live heap after a full GC: a leak of 7 kB or more per request would pass this bound.
+    // Live heap after a full GC, from warm-up to the end. A short run carries about 2 MiB of
+    // one-off growth (the rotated certificate, caches built on first use; the 60 s soak shows
+    // the heap flat), so a leak of 4 kB or more per request would cross this bound.
     expect(figures['soak_heap_after_gc_growth_mib']).toBeLessThan(4);
   }, 60_000);
 });
