@@ -42,6 +42,13 @@ function secure(): Promise<TLSSocket> {
   });
 }
 
+/** Everything the server writes to `socket`, so far. */
+function answerOf(socket: Socket): () => string {
+  let answer = '';
+  socket.on('data', (d: Buffer) => (answer += d.toString()));
+  return () => answer;
+}
+
 /** Writes `text` one byte every `everyMs` until the socket closes. */
 function dribble(socket: Socket, text: string, everyMs: number): void {
   let i = 0;
@@ -78,11 +85,10 @@ describe('slow clients against the HTTPS listener', () => {
 
   it('cuts off a client that dribbles its headers, and says 408 if it can', async () => {
     const s = await secure();
-    let answer = '';
-    s.on('data', (d: Buffer) => (answer += d.toString()));
+    const answer = answerOf(s);
     dribble(s, HEAD, 150);
     figure('slowloris: dribbled headers cut after ms', await closedAfter(s));
-    expect(answer === '' || answer.startsWith('HTTP/1.1 408')).toBe(true);
+    expect(answer() === '' || answer().startsWith('HTTP/1.1 408')).toBe(true);
   });
 
   it('cuts off a client that sends its headers and dribbles the body', async () => {
@@ -95,11 +101,10 @@ describe('slow clients against the HTTPS listener', () => {
 
   it('closes an idle keep-alive connection after a complete request', async () => {
     const s = await secure();
-    let answer = '';
-    s.on('data', (d: Buffer) => (answer += d.toString()));
+    const answer = answerOf(s);
     s.write(HEAD + review);
     figure('slowloris: idle keep-alive closed after ms', await closedAfter(s));
-    expect(answer).toMatch(/^HTTP\/1\.1 200 /);
+    expect(answer()).toMatch(/^HTTP\/1\.1 200 /);
   });
 
   it('keeps serving well-behaved clients while 60 slow ones hold connections, then cuts them all', async () => {

@@ -25,23 +25,19 @@ describe('soak (short)', () => {
     const { figures, failures } = await runSoak({ durationS: 6, rate: 100 });
     for (const [name, value] of Object.entries(figures)) figure(name, value);
     expect(failures).toEqual([]);
+    const f = (name: string) => [name, figures[name]];
+    // Nothing failed; requests were in flight at SIGTERM and all were answered; requests the
+    // client still sent on its open connections after SIGTERM got no 503 and no reset (a new
+    // connection being refused is fine: in a cluster it goes to another replica); the drain was
+    // clean (exit 0, "stopped" with drained=true).
+    const zero = ['soak_requests_failed', 'soak_dropped_inflight', 'soak_after_sigterm_503', 'soak_after_sigterm_reset', 'soak_after_sigterm_other', 'soak_exit_code'];
+    expect(zero.map(f)).toEqual(zero.map((n) => [n, 0]));
+    const positive = ['soak_requests_sent', 'soak_inflight_at_sigterm', 'soak_after_sigterm_sent', 'soak_stopped_drained'];
+    for (const n of positive) expect(figures[n], n).toBeGreaterThan(0);
     expect(figures['soak_requests_sent']).toBeGreaterThan(500);
-    expect(figures['soak_requests_failed']).toBe(0);
-    // Requests were in flight at SIGTERM, and every one of them was answered.
-    expect(figures['soak_inflight_at_sigterm']).toBeGreaterThan(0);
-    expect(figures['soak_dropped_inflight']).toBe(0);
-    // Requests the client still sent on its open connections after SIGTERM: none got a 503 or
-    // a reset (a new connection being refused is fine: in a cluster it goes to another replica).
-    expect(figures['soak_after_sigterm_sent']).toBeGreaterThan(0);
-    expect(figures['soak_after_sigterm_503']).toBe(0);
-    expect(figures['soak_after_sigterm_reset']).toBe(0);
-    expect(figures['soak_after_sigterm_other']).toBe(0);
-    // The new certificate was picked up and served on new connections.
+    // The new certificate was picked up once and served on new connections.
     expect(figures['soak_cert_reloads_logged']).toBe(1);
     expect(figures['soak_rotation_seen_after_ms']).toBeGreaterThanOrEqual(0);
-    // A clean drain: exit code 0 and the "stopped" line with drained=true.
-    expect(figures['soak_exit_code']).toBe(0);
-    expect(figures['soak_stopped_drained']).toBe(1);
     // Live heap after a full GC, from warm-up to the end. A short run carries about 2 MiB of
     // one-off growth (the rotated certificate, caches built on first use; the 60 s soak shows
     // the heap flat), so a leak of 4 kB or more per request would cross this bound.
