@@ -4,8 +4,8 @@ export interface SoakOptions {
   readonly durationS?: number;
   /** Admission requests per second, sent on the clock whatever the answers do. */
   readonly rate?: number;
-  /** Caps the webhook's V8 old space (--max-old-space-size). */
-  readonly maxOldSpaceMiB?: number;
+  /** Node/V8 flags for the webhook process, e.g. ['--max-old-space-size=256']. */
+  readonly nodeArgs?: readonly string[];
   /** Progress lines. */
   readonly say?: (line: string) => void;
 }
