@@ -37,10 +37,12 @@ const ALLOW = {
 } as const satisfies Record<string, Outcome>;
 
 /**
- * Decides one admission request. Rejects only with lookup errors (HTTP 500) or E_REVIEW_INVALID
- * when the pod cannot be read (HTTP 400); policy outcomes are Decisions.
+ * Decides one admission request. Synchronous when the pod alone settles it (the common case:
+ * no promise, no microtask), a promise when it waits on a lookup. Throws or rejects only with
+ * lookup errors (HTTP 500) or E_REVIEW_INVALID when the pod cannot be read (HTTP 400); policy
+ * outcomes are Decisions.
  */
-export async function decideAdmission(req: AdmissionRequest, ctx: DecisionContext): Promise<Outcome> {
+export function decideAdmission(req: AdmissionRequest, ctx: DecisionContext): Outcome | Promise<Outcome> {
   const k = req.kind;
   if (k.kind !== 'Pod' || k.group !== '' || (req.subResource ?? '') !== '') return ALLOW.notAPod;
   if (req.operation !== 'CREATE') return ALLOW.notCreate;
@@ -65,10 +67,14 @@ export async function decideAdmission(req: AdmissionRequest, ctx: DecisionContex
   const plan = ctx.planPatch(pod, podRef);
   if (plan.ok && plan.ops.length === 0) return { decision: { kind: 'allow', reason: 'already-mutated' }, pod: podRef };
 
-  // The pod's own evidence first, without the (async) lookup machinery: the common case.
-  const evidence = bindingSidecarEvidence(pod, ctx.bindingNames) ?? (await findVhostUserEvidence(pod, namespace, launcher.owner, ctx));
-  if (evidence === undefined) return { decision: { kind: 'allow', reason: 'no-vhostuser' }, pod: podRef };
-  // A conflicting volume only matters for a pod that needs vhost-user.
-  if (!plan.ok) return { decision: { kind: 'deny', error: plan.error }, pod: podRef, evidence };
-  return { decision: { kind: 'patch', ops: plan.ops, evidence }, pod: podRef, evidence };
+  const conclude = (evidence: string | undefined): Outcome => {
+    if (evidence === undefined) return { decision: { kind: 'allow', reason: 'no-vhostuser' }, pod: podRef };
+    // A conflicting volume only matters for a pod that needs vhost-user.
+    if (!plan.ok) return { decision: { kind: 'deny', error: plan.error }, pod: podRef, evidence };
+    return { decision: { kind: 'patch', ops: plan.ops, evidence }, pod: podRef, evidence };
+  };
+  // The pod's own evidence first, without the lookup machinery.
+  const fromPod = bindingSidecarEvidence(pod, ctx.bindingNames);
+  if (fromPod !== undefined) return conclude(fromPod);
+  return findVhostUserEvidence(pod, namespace, launcher.owner, ctx).then(conclude);
 }

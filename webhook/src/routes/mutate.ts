@@ -1,6 +1,7 @@
 // POST /mutate: read the review, decide, answer. Thin by design; the rules live in admission/.
-// Logs exactly one line per request (uid, pod, outcome) and records the metrics.
-import type { FastifyInstance } from 'fastify';
+// Logs exactly one line per request (uid, pod, outcome) and records the metrics. Synchronous
+// unless the decision waits on a lookup: no promise on the common path.
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { decideAdmission, type Decision, type DecisionContext, type Outcome } from '../admission/decide.js';
 import { admissionReviewJson } from '../admission/response.js';
 import { parseAdmissionReview, type AdmissionRequest } from '../admission/review.js';
@@ -14,30 +15,25 @@ function outcomeOf(d: Decision): RequestOutcome {
 }
 
 export function registerMutateRoute(app: FastifyInstance, ctx: DecisionContext, metrics: WebhookMetrics, bodyLimitBytes: number): void {
-  app.post('/mutate', async (request, reply) => {
-    const started = performance.now();
-    let req: AdmissionRequest | undefined;
-    let result: Outcome | undefined;
-    let outcome: RequestOutcome;
-    try {
-      req = parseAdmissionReview(request.body);
-      result = await decideAdmission(req, ctx);
-      outcome = outcomeOf(result.decision);
-    } catch (err) {
-      const { body, internal } = toHttpError(err, bodyLimitBytes);
-      outcome = body.statusCode >= 500 ? 'error' : 'invalid';
-      reply.code(body.statusCode);
-      request.log[internal ? 'error' : 'warn'](
-        { uid: req?.uid, outcome, code: body.code, err: internal ? err : undefined, ms: performance.now() - started },
-        body.message,
-      );
-      record(metrics, outcome, started);
-      return body;
-    }
+  function record(outcome: RequestOutcome, started: number): void {
+    metrics.requests.inc({ outcome });
+    metrics.duration.observe({ outcome }, (performance.now() - started) / 1000);
+  }
+
+  function fail(request: FastifyRequest, reply: FastifyReply, err: unknown, uid: string | undefined, started: number): FastifyReply {
+    const { body, internal } = toHttpError(err, bodyLimitBytes);
+    const outcome = body.statusCode >= 500 ? 'error' : 'invalid';
+    request.log[internal ? 'error' : 'warn']({ uid, outcome, code: body.code, err: internal ? err : undefined, ms: performance.now() - started }, body.message);
+    record(outcome, started);
+    return reply.code(body.statusCode).send(body);
+  }
+
+  function answer(request: FastifyRequest, reply: FastifyReply, req: AdmissionRequest, result: Outcome, started: number): FastifyReply {
     const d = result.decision;
+    const outcome = outcomeOf(d);
     if (d.kind === 'patch') metrics.podsPatched.inc();
     if ((d.kind === 'allow' || d.kind === 'deny') && d.forged !== undefined) metrics.hostPathRefused.inc({ reason: d.forged });
-    record(metrics, outcome, started);
+    record(outcome, started);
     // Only the fields that say something for this outcome: each one costs serialization time.
     const line: Record<string, unknown> = { uid: req.uid, pod: result.pod, outcome };
     if (req.operation !== 'CREATE') line['operation'] = req.operation;
@@ -58,10 +54,22 @@ export function registerMutateRoute(app: FastifyInstance, ctx: DecisionContext, 
     line['ms'] = performance.now() - started;
     request.log.info(line, 'admission');
     return reply.type('application/json; charset=utf-8').send(admissionReviewJson(req.uid, d));
-  });
-}
+  }
 
-function record(metrics: WebhookMetrics, outcome: RequestOutcome, started: number): void {
-  metrics.requests.inc({ outcome });
-  metrics.duration.observe({ outcome }, (performance.now() - started) / 1000);
+  app.post('/mutate', (request, reply) => {
+    const started = performance.now();
+    let req: AdmissionRequest | undefined;
+    try {
+      req = parseAdmissionReview(request.body);
+      const decided = decideAdmission(req, ctx);
+      if (!(decided instanceof Promise)) return answer(request, reply, req, decided, started);
+      const r = req;
+      decided
+        .then((result) => answer(request, reply, r, result, started))
+        .catch((err: unknown) => fail(request, reply, err, r.uid, started));
+      return reply;
+    } catch (err) {
+      return fail(request, reply, err, req?.uid, started);
+    }
+  });
 }
