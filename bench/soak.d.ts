@@ -4,7 +4,7 @@ export interface SoakOptions {
   readonly durationS?: number;
   /** Admission requests per second, sent on the clock whatever the answers do. */
   readonly rate?: number;
-  /** Node/V8 flags for the webhook process, e.g. ['--max-old-space-size=256']. */
+  /** Node flags for the webhook; by default the heap node picks under the chart's 256Mi limit. */
   readonly nodeArgs?: readonly string[];
   /** Progress lines. */
   readonly say?: (line: string) => void;
