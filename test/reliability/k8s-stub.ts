@@ -2,7 +2,7 @@
 // 127.0.0.1 speaking just enough of the list/watch/get protocol for VirtualMachineInstances and
 // NetworkAttachmentDefinitions to drive the webhook's real client (informers and direct reads).
 // Faults (status codes, delays, hangs, being down) are switched on per request kind.
-// Self-contained (node: imports only) so bench/soak.js can load it with Node's type stripping.
+// Imports only node: modules and packages, so bench/soak.js can load it with type stripping.
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
