@@ -1,22 +1,24 @@
 import { describe, expect, it } from 'vitest';
 import { createLineBuffer } from '../../webhook/src/log-stream.js';
 
+const tick = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
 describe('createLineBuffer', () => {
-  it('writes the lines of one event-loop turn in one chunk, in order', async () => {
+  it('writes the lines gathered within maxDelayMs as one chunk, in order', async () => {
     const chunks: string[] = [];
-    const buffer = createLineBuffer({ write: (c: string) => chunks.push(c) });
+    const buffer = createLineBuffer({ write: (c: string) => chunks.push(c) }, { maxDelayMs: 5 });
     buffer.write('a\n');
     buffer.write('b\n');
     expect(chunks).toEqual([]);
-    await new Promise((r) => setImmediate(r));
+    while (chunks.length === 0) await tick(5);
     buffer.write('c\n');
-    await new Promise((r) => setImmediate(r));
+    while (chunks.length === 1) await tick(5);
     expect(chunks).toEqual(['a\nb\n', 'c\n']);
   });
 
-  it('writes at once past the size limit, and on flush()', () => {
+  it('writes at once past maxChars, and on flush()', () => {
     const chunks: string[] = [];
-    const buffer = createLineBuffer({ write: (c: string) => chunks.push(c) }, 4);
+    const buffer = createLineBuffer({ write: (c: string) => chunks.push(c) }, { maxChars: 4, maxDelayMs: 60_000 });
     buffer.write('ab\n');
     buffer.write('cd\n');
     expect(chunks).toEqual(['ab\ncd\n']);

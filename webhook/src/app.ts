@@ -71,7 +71,7 @@ export function buildApp(config: AppConfig, deps: AppDeps): FastifyInstance {
   const t = { ...SERVER_TIMEOUTS, ...deps.timeouts };
   // Limits node reads only when the server is created (fastify sets the others afterwards).
   const server = { headersTimeout: t.headersMs, requestTimeout: t.requestMs, connectionsCheckingInterval: t.checkIntervalMs };
-  // stdout by default, a chunk per event-loop turn rather than a write(2) per line.
+  // stdout by default, written in chunks every few milliseconds rather than a write(2) per line.
   const stdoutBuffer = deps.logStream === undefined ? createLineBuffer() : undefined;
   const logStream = deps.logStream ?? (stdoutBuffer as LineBuffer);
   const app = Fastify({
