@@ -137,4 +137,20 @@ describe('SIGTERM', () => {
     expect(await waitFor('drain timed out; closing remaining connections')).toMatchObject({ drainTimeoutMs: 200 });
     expect(await exited).toBe(1);
   });
+
+  it('exits 1 with a clear log line when it has no API access and no --offline', async () => {
+    const home = await mkdtemp(join(tmpdir(), 'no-kube-'));
+    const env: NodeJS.ProcessEnv = { ...process.env, HOME: home };
+    delete env['KUBECONFIG'];
+    delete env['KUBERNETES_SERVICE_HOST'];
+    const child = spawn(process.execPath, [BIN, 'webhook', '--tls-cert', join(dir, 'tls.crt'), '--tls-key', join(dir, 'tls.key'), '--listen', '127.0.0.1:0'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    children.push(child);
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+    await rm(home, { recursive: true, force: true });
+    expect(code).toBe(1);
+    const fatal = out.split('\n').filter((l) => l !== '').map((l) => JSON.parse(l) as Record<string, unknown>).find((l) => l['level'] === 60);
+    expect(fatal).toMatchObject({ msg: 'cannot set up the Kubernetes client', err: expect.stringMatching(/^no Kubernetes API access: .*pass --kubeconfig FILE or run with --offline$/) });
+  });
 });

@@ -37,13 +37,17 @@ async function usage(command: 'webhook' | 'mutate'): Promise<string> {
   ].join('\n');
 }
 
+/** Prints the usage when asked for (`--help`, `-h`); says whether it did. */
+async function printedHelp(argv: readonly string[], command: 'webhook' | 'mutate'): Promise<boolean> {
+  if (!argv.includes('--help') && !argv.includes('-h')) return false;
+  process.stdout.write(await usage(command));
+  return true;
+}
+
 export const webhookCommand: Subcommand = {
   summary: 'serve the mutating admission webhook over HTTPS',
   async run(argv) {
-    if (argv.includes('--help') || argv.includes('-h')) {
-      process.stdout.write(await usage('webhook'));
-      return 0;
-    }
+    if (await printedHelp(argv, 'webhook')) return 0;
     // V8 code cache for the modules loaded next (zod, fastify, prom-client): restarts reach
     // /readyz sooner. Best effort: an unwritable cache directory just means no cache.
     enableCompileCache();
@@ -66,10 +70,7 @@ export const webhookCommand: Subcommand = {
 export const mutateCommand: Subcommand = {
   summary: 'print the JSON patch the webhook would return for a pod, offline',
   async run(argv) {
-    if (argv.includes('--help') || argv.includes('-h')) {
-      process.stdout.write(await usage('mutate'));
-      return 0;
-    }
+    if (await printedHelp(argv, 'mutate')) return 0;
     const { runMutate } = await import('./mutate-cli.js');
     try {
       const { stdout, stderr, code } = await runMutate(argv);

@@ -102,7 +102,7 @@ export async function runWebhook(config: WebhookConfig, opts: RunOptions = {}): 
     import('./k8s/client.js')
       .then((m) => m.connectKubernetes({ ...(config.kubeconfig === undefined ? {} : { kubeconfig: config.kubeconfig }), log }))
       .then(deferred.settle, (err: unknown) => {
-        log.fatal({ err: String(err) }, 'cannot set up the Kubernetes client');
+        log.fatal({ err: err instanceof Error ? err.message : String(err) }, 'cannot set up the Kubernetes client');
         failed = true;
         stopNow.abort();
       });

@@ -2,7 +2,10 @@
 // dynamic import() after the server listens, never in --offline mode. VMIs and NADs come from
 // watch-backed caches (informers), with a direct read on a miss or a stale uid.
 import { existsSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
 import type * as K8s from '@kubernetes/client-node';
+import { WebhookError } from '../errors.js';
 import type { KubeObject, Lookups, LookupOptions } from './sources.js';
 
 export interface ClientLog {
@@ -35,7 +38,14 @@ function loadConfig(k8s: typeof K8s, kubeconfig: string | undefined): K8s.KubeCo
   const kc = new k8s.KubeConfig();
   if (kubeconfig !== undefined) kc.loadFromFile(kubeconfig);
   else if (process.env['KUBERNETES_SERVICE_HOST'] !== undefined && existsSync(SA_TOKEN)) kc.loadFromCluster();
-  else kc.loadFromDefault();
+  else if (process.env['KUBECONFIG'] || existsSync(join(homedir(), '.kube', 'config'))) kc.loadFromDefault();
+  else {
+    // loadFromDefault would fall back to http://localhost:8080 and fail every watch obscurely.
+    throw new WebhookError(
+      'E_CONFIG_INVALID',
+      'no Kubernetes API access: not in a cluster, no KUBECONFIG, no ~/.kube/config; pass --kubeconfig FILE or run with --offline',
+    );
+  }
   return kc;
 }
 
