@@ -98,7 +98,7 @@ describe('POST /mutate decisions', () => {
       outcome: 'patched',
       ops: 7,
       evidence: 'container "hook-sidecar-0" serves binding "vhostuser"',
-      ms: expect.any(Number),
+      us: expect.any(Number),
     });
   });
 

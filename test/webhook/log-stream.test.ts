@@ -3,10 +3,15 @@ import { createLineBuffer } from '../../webhook/src/log-stream.js';
 
 const tick = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+function sink() {
+  const chunks: string[] = [];
+  return { chunks, out: { write: (c: Uint8Array) => void chunks.push(Buffer.from(c).toString('utf8')) } };
+}
+
 describe('createLineBuffer', () => {
   it('writes the lines gathered within maxDelayMs as one chunk, in order', async () => {
-    const chunks: string[] = [];
-    const buffer = createLineBuffer({ write: (c: string) => chunks.push(c) }, { maxDelayMs: 5 });
+    const { chunks, out } = sink();
+    const buffer = createLineBuffer(out, { maxDelayMs: 5 });
     buffer.write('a\n');
     buffer.write('b\n');
     expect(chunks).toEqual([]);
@@ -16,15 +21,18 @@ describe('createLineBuffer', () => {
     expect(chunks).toEqual(['a\nb\n', 'c\n']);
   });
 
-  it('writes at once past maxChars, and on flush()', () => {
-    const chunks: string[] = [];
-    const buffer = createLineBuffer({ write: (c: string) => chunks.push(c) }, { maxChars: 4, maxDelayMs: 60_000 });
+  it('writes when full, passes an oversized line through whole, and writes on flush()', () => {
+    const { chunks, out } = sink();
+    const buffer = createLineBuffer(out, { maxBytes: 8, maxDelayMs: 60_000 });
     buffer.write('ab\n');
     buffer.write('cd\n');
+    buffer.write('ef\n'); // does not fit: the first two go out first
     expect(chunks).toEqual(['ab\ncd\n']);
-    buffer.write('e\n');
+    buffer.write('0123456789\n');
+    expect(chunks).toEqual(['ab\ncd\n', 'ef\n', '0123456789\n']);
+    buffer.write('é\n');
     buffer.flush();
     buffer.flush();
-    expect(chunks).toEqual(['ab\ncd\n', 'e\n']);
+    expect(chunks).toEqual(['ab\ncd\n', 'ef\n', '0123456789\n', 'é\n']);
   });
 });

@@ -1,6 +1,7 @@
 // I/O edge: where the JSON log lines go. A write(2) per line (plus the stream machinery around
-// it) costs ~5 us on the request path, so lines are gathered and written together at most
-// `maxDelayMs` later, or at once past `maxChars`. Callers flush on close and exit; a SIGKILL
+// it) costs several microseconds on the request path, so lines are encoded into one buffer as
+// they come (no strings kept alive between garbage collections) and written together at most
+// `maxDelayMs` later, or when the buffer is full. Callers flush on close and exit; a SIGKILL
 // loses at most the last `maxDelayMs` of lines.
 
 export interface LineBuffer {
@@ -9,28 +10,34 @@ export interface LineBuffer {
 }
 
 export interface LineBufferOptions {
-  readonly maxChars?: number;
+  readonly maxBytes?: number;
   readonly maxDelayMs?: number;
 }
 
-export function createLineBuffer(out: { write(chunk: string): unknown } = process.stdout, opts: LineBufferOptions = {}): LineBuffer {
-  const maxChars = opts.maxChars ?? 64 * 1024;
+export function createLineBuffer(out: { write(chunk: Uint8Array): unknown } = process.stdout, opts: LineBufferOptions = {}): LineBuffer {
+  const buffer = Buffer.allocUnsafe(opts.maxBytes ?? 64 * 1024);
   const maxDelayMs = opts.maxDelayMs ?? 10;
-  let pending = '';
+  let used = 0;
   let timer: NodeJS.Timeout | undefined;
   const flush = (): void => {
     clearTimeout(timer);
     timer = undefined;
-    if (pending === '') return;
-    const chunk = pending;
-    pending = '';
+    if (used === 0) return;
+    // A copy: a stream may still hold the chunk after write() returns (pipes, sockets).
+    const chunk = Buffer.from(buffer.subarray(0, used));
+    used = 0;
     out.write(chunk);
   };
   return {
     write(line) {
-      pending += line;
-      if (pending.length >= maxChars) flush();
-      else if (timer === undefined) {
+      const size = Buffer.byteLength(line);
+      if (used + size > buffer.length) flush();
+      if (size > buffer.length) {
+        out.write(Buffer.from(line));
+        return;
+      }
+      used += buffer.write(line, used);
+      if (timer === undefined) {
         // Unref'd: pending lines never keep the process alive (exit handlers flush them).
         timer = setTimeout(flush, maxDelayMs);
         timer.unref();

@@ -105,7 +105,11 @@ type Obj = Record<string, unknown>;
 const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
 const isStr = (v: unknown): v is string => typeof v === 'string';
 const orNull = (v: unknown, ok: (v: unknown) => boolean): boolean => v === undefined || v === null || ok(v);
-const isStrings = (v: unknown): boolean => isObj(v) && Object.values(v).every(isStr);
+const isStrings = (v: unknown): boolean => {
+  if (!isObj(v)) return false;
+  for (const k in v) if (!isStr(v[k])) return false; // no Object.values() array per pod
+  return true;
+};
 const arrayOf = (v: unknown, ok: (v: unknown) => boolean): boolean => Array.isArray(v) && v.every(ok);
 
 const isEnvVar = (v: unknown): boolean => isObj(v) && isStr(v['name']) && (v['value'] === undefined || isStr(v['value']));

@@ -32,6 +32,13 @@ export function bindingPluginName(container: Container): string | undefined {
   return undefined;
 }
 
+/** The mount at `dir` (compared without trailing slashes), if any. */
+function mountAt(mounts: Container['volumeMounts'], dir: string): NonNullable<Container['volumeMounts']>[number] | undefined {
+  if (mounts == null) return undefined;
+  for (const m of mounts) if (normalizeDir(m.mountPath) === dir) return m;
+  return undefined;
+}
+
 function findVolume(volumes: readonly Volume[] | null | undefined, name: string): Volume | undefined {
   if (volumes == null) return undefined;
   for (const v of volumes) if (v.name === name) return v;
@@ -82,7 +89,7 @@ export function createPlanner(settings: PlannerSettings): PlanPatch {
       let started = false;
       for (const k of roles) {
         const w = wanted[k] as WantedVolume;
-        const existing = mounts?.find((m) => normalizeDir(m.mountPath) === dirs[k]);
+        const existing = mountAt(mounts, dirs[k] as string);
         if (existing !== undefined) {
           if (existing.name === w.name) referenced |= 1 << k;
           else {

@@ -23,7 +23,7 @@ export function registerMutateRoute(app: FastifyInstance, ctx: DecisionContext, 
   function fail(request: FastifyRequest, reply: FastifyReply, err: unknown, uid: string | undefined, started: number): FastifyReply {
     const { body, internal } = toHttpError(err, bodyLimitBytes);
     const outcome = body.statusCode >= 500 ? 'error' : 'invalid';
-    request.log[internal ? 'error' : 'warn']({ uid, outcome, code: body.code, err: internal ? err : undefined, ms: performance.now() - started }, body.message);
+    request.log[internal ? 'error' : 'warn']({ uid, outcome, code: body.code, err: internal ? err : undefined, us: Math.round((performance.now() - started) * 1000) }, body.message);
     record(outcome, started);
     return reply.code(body.statusCode).send(body);
   }
@@ -51,7 +51,8 @@ export function registerMutateRoute(app: FastifyInstance, ctx: DecisionContext, 
         line['message'] = d.warning;
       }
     }
-    line['ms'] = performance.now() - started;
+    // Whole microseconds: an integer prints much faster than a float with 15 digits.
+    line['us'] = Math.round((performance.now() - started) * 1000);
     request.log.info(line, 'admission');
     return reply.type('application/json; charset=utf-8').send(admissionReviewJson(req.uid, d));
   }
