@@ -124,7 +124,7 @@ export function buildApp(config: AppConfig, deps: AppDeps): FastifyInstance {
     lookups: deps.lookups,
     planPatch: createPlanner({ volumes: config.volumes, bindingNames: config.bindingNames }),
   };
-  registerMutateRoute(app, ctx, deps.metrics, config.bodyLimitBytes);
+  registerMutateRoute(app, ctx, deps.metrics, config.bodyLimitBytes, logStream);
   const pending = deps.pending ?? (() => []);
   registerHealthRoutes(app, () => [...pending(), ...deps.lookups.pending()], deps.metrics.registry);
   return app;
