@@ -34,10 +34,10 @@ async function buildServer(pair) {
   const metrics = createMetrics();
   // The route observes its own duration once per request; keep a fine-grained copy beside
   // the Prometheus buckets (about 50 ns per request).
-  const observe = metrics.duration.observe.bind(metrics.duration);
-  metrics.duration.observe = (labels, seconds) => {
+  const record = metrics.recordRequest.bind(metrics);
+  metrics.recordRequest = (outcome, seconds) => {
     handlerNs.record(Math.max(1, Math.round(seconds * 1e9)));
-    return observe(labels, seconds);
+    return record(outcome, seconds);
   };
   return buildApp(config, { lookups: offlineLookups(), metrics, https: pair });
 }

@@ -24,8 +24,7 @@ export function registerMutateRoute(
 ): void {
   const log = createAdmissionLog(app.log, logStream);
   function record(outcome: RequestOutcome, started: number): void {
-    metrics.requests.inc({ outcome });
-    metrics.duration.observe({ outcome }, (performance.now() - started) / 1000);
+    metrics.recordRequest(outcome, (performance.now() - started) / 1000);
   }
 
   function fail(request: FastifyRequest, reply: FastifyReply, err: unknown, uid: string | undefined, started: number): FastifyReply {
