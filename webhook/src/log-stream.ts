@@ -30,11 +30,15 @@ export function createLineBuffer(out: { write(chunk: Uint8Array): unknown } = pr
   };
   return {
     write(line) {
-      const size = Buffer.byteLength(line);
-      if (used + size > buffer.length) flush();
-      if (size > buffer.length) {
-        out.write(Buffer.from(line));
-        return;
+      // Measured only when it may not fit (3 UTF-8 bytes per UTF-16 unit at worst): measuring
+      // every line would read it twice.
+      if (used + line.length * 3 > buffer.length) {
+        const size = Buffer.byteLength(line);
+        if (used + size > buffer.length) flush();
+        if (size > buffer.length) {
+          out.write(Buffer.from(line));
+          return;
+        }
       }
       used += buffer.write(line, used);
       if (timer === undefined) {
