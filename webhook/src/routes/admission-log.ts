@@ -15,8 +15,8 @@ export interface AdmissionLine {
   readonly outcome: string;
   readonly operation?: string | undefined;
   readonly dryRun?: boolean;
-  readonly reason?: string;
-  readonly ops?: number;
+  readonly reason?: string | undefined;
+  readonly ops?: number | undefined;
   readonly evidence?: string | undefined;
   /** null is written as null, as pino does. */
   readonly user?: string | null | undefined;
