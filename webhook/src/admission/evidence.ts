@@ -1,6 +1,7 @@
 // Does a genuine launcher pod need vhost-user? Pure checks of the pod, its VMI and its
 // NetworkAttachmentDefinitions; the VMI and NADs come through the injected sources, bounded by
 // one deadline per request. Cheap evidence first, so most pods never wait on a lookup.
+import { parseNetworksAnnotation, type NetworkSelection } from '../../../converter/src/annotations/networks.js';
 import { isVhostUserInterface } from '../../../converter/src/binding.js';
 import { MULTUS_NETWORKS_ANNOTATION } from '../constants.js';
 import { bindingPluginName } from '../mutate/plan.js';
@@ -18,7 +19,7 @@ export interface NetworkRef {
   readonly name: string;
 }
 
-// Object names in the comma form (DNS-1123 subdomain characters).
+// NAD and namespace names (DNS-1123 subdomain characters): anything else cannot be looked up.
 const K8S_NAME = /^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/;
 
 function record(v: unknown): Record<string, unknown> | undefined {
@@ -50,39 +51,27 @@ export function vhostUserInterfaceName(vmi: KubeObject, bindingNames: readonly s
 }
 
 /**
- * The NADs named by `k8s.v1.cni.cncf.io/networks`: a JSON list of `{name, namespace?}` or the
- * comma form `ns/name@iface`. Unreadable entries are skipped: Multus would reject them anyway.
+ * The NADs named by `k8s.v1.cni.cncf.io/networks`, read with the converter's parser so that both
+ * agree on the format. An unreadable annotation gives no NADs: Multus would reject the pod anyway.
  */
 export function parseMultusNetworks(value: string | undefined, podNamespace: string): NetworkRef[] {
   if (value === undefined) return [];
-  const text = value.trim();
-  const refs: NetworkRef[] = [];
-  if (text.startsWith('[') || text.startsWith('{')) {
-    let list: unknown;
-    try {
-      list = JSON.parse(text);
-    } catch {
-      return [];
-    }
-    if (!Array.isArray(list)) return [];
-    for (const item of list) {
-      const rec = record(item);
-      const name = rec?.['name'];
-      const ns = rec?.['namespace'];
-      if (typeof name === 'string' && name !== '') {
-        refs.push({ namespace: typeof ns === 'string' && ns !== '' ? ns : podNamespace, name });
-      }
-    }
-  } else {
-    for (const raw of text.split(',')) {
-      const item = raw.trim().split('@')[0] ?? '';
-      const slash = item.indexOf('/');
-      const ref = slash < 0 ? { namespace: podNamespace, name: item } : { namespace: item.slice(0, slash), name: item.slice(slash + 1) };
-      if (K8S_NAME.test(ref.name) && K8S_NAME.test(ref.namespace)) refs.push(ref);
-    }
+  let selections: NetworkSelection[];
+  try {
+    selections = parseNetworksAnnotation(value);
+  } catch {
+    return [];
   }
   const seen = new Set<string>();
-  return refs.filter((r) => !seen.has(`${r.namespace}/${r.name}`) && seen.add(`${r.namespace}/${r.name}`));
+  const refs: NetworkRef[] = [];
+  for (const s of selections) {
+    const ref = { namespace: s.namespace ?? podNamespace, name: s.name };
+    const key = `${ref.namespace}/${ref.name}`;
+    if (!K8S_NAME.test(ref.name) || !K8S_NAME.test(ref.namespace) || seen.has(key)) continue;
+    seen.add(key);
+    refs.push(ref);
+  }
+  return refs;
 }
 
 /** A userspace-CNI config (alone or in a `plugins` list) with a vhostuser interface on either side. */
