@@ -5,6 +5,7 @@ import { parseNetworksAnnotation, type NetworkSelection } from '../../../convert
 import { isVhostUserInterface } from '../../../converter/src/binding.js';
 import { MULTUS_NETWORKS_ANNOTATION } from '../constants.js';
 import { bindingPluginName } from '../mutate/plan.js';
+import { record } from '../mutate/volumes.js';
 import { withDeadline, type KubeObject, type Lookups } from '../k8s/sources.js';
 import type { OwnerReference, Pod } from './review.js';
 
@@ -21,10 +22,6 @@ export interface NetworkRef {
 
 // NAD and namespace names (DNS-1123 subdomain characters): anything else cannot be looked up.
 const K8S_NAME = /^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/;
-
-function record(v: unknown): Record<string, unknown> | undefined {
-  return typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined;
-}
 
 /** A container env NETWORK_BINDING_PLUGIN_NAME naming one of our bindings. */
 export function bindingSidecarEvidence(pod: Pod, bindingNames: readonly string[]): string | undefined {

@@ -29,7 +29,8 @@ export interface WantedVolume {
   accepts(existing: Volume): boolean;
 }
 
-function record(v: unknown): Record<string, unknown> | undefined {
+/** The value as a plain JSON object, or undefined for anything else (arrays, null, scalars). */
+export function record(v: unknown): Record<string, unknown> | undefined {
   return typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined;
 }
 
