@@ -11,7 +11,7 @@ describe('parseWebhookArgs', () => {
       denyForged: false,
       volumes: {
         sharedDir: { name: 'shared-dir', mountPath: '/var/lib/cni/usrcni/' },
-        ovsRunDir: { name: 'ovs-run-dir', hostPath: '/var/run/openvswitch/', mountPath: '/var/run/openvswitch/' },
+        ovsRunDir: { name: 'ovs-run-dir', hostPath: '/var/run/openvswitch/', mountPath: '/var/run/openvswitch/', writable: false },
         podinfo: { name: 'podinfo', mountPath: '/etc/podnetinfo', inSidecars: true },
       },
       listen: { host: '0.0.0.0', port: 8443 },
@@ -42,6 +42,7 @@ describe('parseWebhookArgs', () => {
       '--ovs-run-dir-volume=ovs',
       '--ovs-run-dir-host-path=/run/openvswitch',
       '--ovs-run-dir-mount-path=/run/openvswitch',
+      '--ovs-run-dir-writable',
       '--podinfo-volume=podnetinfo',
       '--podinfo-mount-path=/etc/podnetinfo',
       '--podinfo-in-sidecars=false',
@@ -59,7 +60,7 @@ describe('parseWebhookArgs', () => {
       lookupTimeoutMs: 500,
       volumes: {
         sharedDir: { name: 'vhu', mountPath: '/var/run/vhu' },
-        ovsRunDir: { name: 'ovs', hostPath: '/run/openvswitch', mountPath: '/run/openvswitch' },
+        ovsRunDir: { name: 'ovs', hostPath: '/run/openvswitch', mountPath: '/run/openvswitch', writable: true },
         podinfo: { name: 'podnetinfo', mountPath: '/etc/podnetinfo', inSidecars: false },
       },
       bodyLimitBytes: 65536,
@@ -73,6 +74,8 @@ describe('parseWebhookArgs', () => {
     [['--dev-cert', '--offline', '--listen', '127.0.0.1:0'], { tls: { kind: 'dev' }, offline: true, listen: { host: '127.0.0.1', port: 0 } }],
     [[...TLS, '--listen=:::8443'], { listen: { host: '::', port: 8443 } }],
     [[...TLS, '--deny-forged=false', '--offline=true'], { denyForged: false, offline: true }],
+    [[...TLS, '--ovs-run-dir-writable=false'], { volumes: { ovsRunDir: { writable: false } } }],
+    [[...TLS, '--ovs-run-dir-writable=true'], { volumes: { ovsRunDir: { writable: true } } }],
   ])('accepts %j', (args, want) => {
     expect(parseWebhookArgs(args)).toMatchObject(want);
   });
@@ -97,6 +100,7 @@ describe('parseWebhookArgs', () => {
     [['--dev-cert', '--no-such-flag'], "Unknown option '--no-such-flag'"],
     [['--dev-cert', 'extra'], "Unexpected argument 'extra'"],
     [['--dev-cert', '--offline=maybe'], "Option '--offline' does not take an argument"],
+    [['--dev-cert', '--ovs-run-dir-writable', 'yes'], "Unexpected argument 'yes'"],
   ])('rejects %j naming the flag', (args, message) => {
     expect(() => parseWebhookArgs(args)).toThrow(expect.objectContaining({ code: 'E_CONFIG_INVALID', message }));
   });

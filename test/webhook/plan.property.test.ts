@@ -32,10 +32,11 @@ const volumesArb = fc.uniqueArray(fc.constantFrom(...VOLUMES), { selector: (v) =
 
 function containerArb(name: string, volumeNames: readonly string[]) {
   // A pod without volumes can still have an empty volumeMounts list.
-  const mounts: fc.Arbitrary<{ name: string; mountPath: string }[]> =
+  // readOnly in any state: the planner must leave existing mounts exactly as they are.
+  const mounts: fc.Arbitrary<{ name: string; mountPath: string; readOnly?: boolean }[]> =
     volumeNames.length === 0
       ? fc.constant([])
-      : fc.uniqueArray(fc.record({ name: fc.constantFrom(...volumeNames), mountPath: fc.constantFrom(...PATHS) }), {
+      : fc.uniqueArray(fc.record({ name: fc.constantFrom(...volumeNames), mountPath: fc.constantFrom(...PATHS), readOnly: fc.boolean() }, { requiredKeys: ['name', 'mountPath'] }), {
           selector: (m) => m.mountPath.replace(/\/+$/, ''),
           maxLength: 4,
         });
@@ -79,6 +80,9 @@ describe('planPatch (property)', () => {
           return;
         }
         expect(result.ops.every((op) => op.op === 'add')).toBe(true);
+        // Every mount the patch adds at the OVS run directory is read-only.
+        const ovsMounts = result.ops.filter((op) => dir(String((op.value as Json)['mountPath'] ?? '')) === '/var/run/openvswitch');
+        expect(ovsMounts.every((op) => (op.value as Json)['readOnly'] === true)).toBe(true);
         const patched = fastJsonPatch.applyPatch(structuredClone(pod), structuredClone(result.ops) as fastJsonPatch.Operation[], true, false).newDocument as Json;
         // Our own applier (mutate --apply) agrees with the library.
         expect(applyAddOps(structuredClone(pod), result.ops)).toEqual(patched);

@@ -55,7 +55,7 @@ describe('planPatch', () => {
     expect(volumeNames(patched).slice(-3)).toEqual(['shared-dir', 'ovs-run-dir', 'podinfo']);
     expect(mountsOf(patched, 'compute').slice(-3)).toEqual([
       { name: 'shared-dir', mountPath: '/var/lib/cni/usrcni/' },
-      { name: 'ovs-run-dir', mountPath: '/var/run/openvswitch/' },
+      { name: 'ovs-run-dir', mountPath: '/var/run/openvswitch/', readOnly: true },
       { name: 'podinfo', mountPath: '/etc/podnetinfo' },
     ]);
     expect(mountsOf(patched, 'hook-sidecar-0').at(-1)).toEqual({ name: 'podinfo', mountPath: '/etc/podnetinfo' });
@@ -64,6 +64,41 @@ describe('planPatch', () => {
       name: 'ovs-run-dir',
       hostPath: { path: '/var/run/openvswitch/', type: 'Directory' },
     });
+  });
+
+  it('mounts the OVS run directory read-write only with --ovs-run-dir-writable, and nothing else changes', () => {
+    const writable = createPlanner({ volumes: defaultMutationConfig(['--ovs-run-dir-writable']).volumes, bindingNames: ['vhostuser'] });
+    const ops = opsOf(writable, loadPod('launcher-v1-binding'));
+    const ovs = ops.filter((o) => (o.value as Json)['name'] === 'ovs-run-dir' && o.path.includes('volumeMounts'));
+    expect(ovs.map((o) => o.value)).toEqual([{ name: 'ovs-run-dir', mountPath: '/var/run/openvswitch/' }]);
+    // The only difference from the default patch is that one readOnly field.
+    const readOnly = opsOf(plan, loadPod('launcher-v1-binding'));
+    expect(readOnly.map((o) => o.path)).toEqual(ops.map((o) => o.path));
+    const diff = readOnly.filter((o, k) => JSON.stringify(o) !== JSON.stringify(ops[k]));
+    expect(diff.map((o) => o.value)).toEqual([{ name: 'ovs-run-dir', mountPath: '/var/run/openvswitch/', readOnly: true }]);
+  });
+
+  it.each([
+    ['without readOnly', {}],
+    ['with readOnly: false', { readOnly: false }],
+    ['with readOnly: true', { readOnly: true }],
+  ])('leaves an existing ovs-run-dir mount %s as it is, in either mode (add-only)', (_case, extra) => {
+    const pod = loadPod('already-mutated') as { spec: { containers: { volumeMounts: Json[] }[] } };
+    const mount = pod.spec.containers[0]?.volumeMounts.find((m) => m['name'] === 'ovs-run-dir') as Json;
+    delete mount['readOnly'];
+    Object.assign(mount, extra);
+    const writable = createPlanner({ volumes: defaultMutationConfig(['--ovs-run-dir-writable']).volumes, bindingNames: ['vhostuser'] });
+    expect(opsOf(plan, pod as unknown as Json)).toEqual([]);
+    expect(opsOf(writable, pod as unknown as Json)).toEqual([]);
+  });
+
+  it('leaves a writable hostPath of the OVS run directory under another name as it is', () => {
+    const pod = loadPod('launcher-v1-binding') as { spec: { containers: { volumeMounts: Json[] }[]; volumes: Json[] } };
+    pod.spec.volumes.push({ name: 'ovs', hostPath: { path: '/var/run/openvswitch' } });
+    pod.spec.containers[0]?.volumeMounts.push({ name: 'ovs', mountPath: '/var/run/openvswitch' });
+    const ops = opsOf(plan, pod as unknown as Json);
+    expect(ops.some((o) => o.path.startsWith('/spec/containers/0/') && (o.value as Json)['mountPath'] === '/var/run/openvswitch/')).toBe(false);
+    expect(ops.some((o) => (o.value as Json)['readOnly'] !== undefined)).toBe(false);
   });
 
   it('creates spec.volumes and each volumeMounts array before appending when they are absent', () => {
@@ -103,7 +138,7 @@ describe('planPatch', () => {
     const custom = createPlanner({
       volumes: {
         sharedDir: { name: 'vhu-sockets', mountPath: '/var/run/vhu' },
-        ovsRunDir: { name: 'ovs', hostPath: '/run/openvswitch', mountPath: '/run/openvswitch' },
+        ovsRunDir: { name: 'ovs', hostPath: '/run/openvswitch', mountPath: '/run/openvswitch', writable: false },
         podinfo: { name: 'podnetinfo', mountPath: '/etc/podnetinfo', inSidecars: true },
       },
       bindingNames: ['vhostuser'],

@@ -27,6 +27,7 @@ export const MUTATION_OPTIONS = {
   'ovs-run-dir-volume': { type: 'string', value: 'name', default: V.ovsRunDirVolume, help: 'OVS run directory volume name' },
   'ovs-run-dir-host-path': { type: 'string', value: 'path', default: V.ovsRunDirHostPath, help: "node directory holding OVS's database socket (hostPath type Directory)" },
   'ovs-run-dir-mount-path': { type: 'string', value: 'path', default: V.ovsRunDirMountPath, help: 'where compute mounts the OVS run directory' },
+  'ovs-run-dir-writable': { type: 'boolean', help: "mount the OVS run directory read-write: lets QEMU replace OVS's sockets (see docs/threat-model.md)" },
   'podinfo-volume': { type: 'string', value: 'name', default: V.podinfoVolume, help: 'downward-API volume name (use podnetinfo next to network-resources-injector)' },
   'podinfo-mount-path': { type: 'string', value: 'path', default: V.podinfoMountPath, help: 'where the pod annotations are mounted' },
   'podinfo-in-sidecars': { type: 'string', value: 'true|false', default: 'true', help: 'also mount podinfo in binding sidecars of our binding names' },
@@ -120,6 +121,7 @@ const serverSchema = {
   'tls-poll-interval-ms': int(100, 3_600_000),
   'drain-timeout-ms': int(0, 600_000),
 };
+  'ovs-run-dir-writable': z.boolean(),
 
 type Options = Record<string, OptionSpec>;
 type Values = Record<string, string | boolean | string[] | undefined>;
@@ -184,7 +186,12 @@ export function toMutationConfig(values: Values): MutationConfig {
     denyForged: m['deny-forged'],
     volumes: {
       sharedDir: { name: m['shared-dir-volume'], mountPath: m['shared-dir-mount-path'] },
-      ovsRunDir: { name: m['ovs-run-dir-volume'], hostPath: m['ovs-run-dir-host-path'], mountPath: m['ovs-run-dir-mount-path'] },
+      ovsRunDir: {
+        name: m['ovs-run-dir-volume'],
+        hostPath: m['ovs-run-dir-host-path'],
+        mountPath: m['ovs-run-dir-mount-path'],
+        writable: m['ovs-run-dir-writable'],
+      },
       podinfo: { name: m['podinfo-volume'], mountPath: m['podinfo-mount-path'], inSidecars: m['podinfo-in-sidecars'] },
     },
   };

@@ -4,7 +4,8 @@ import type { Volume } from '../admission/review.js';
 
 export interface VolumeSettings {
   readonly sharedDir: { readonly name: string; readonly mountPath: string };
-  readonly ovsRunDir: { readonly name: string; readonly hostPath: string; readonly mountPath: string };
+  /** writable: mount it read-write (off by default; see mount below for what that gives away). */
+  readonly ovsRunDir: { readonly name: string; readonly hostPath: string; readonly mountPath: string; readonly writable: boolean };
   readonly podinfo: { readonly name: string; readonly mountPath: string; readonly inSidecars: boolean };
 }
 
@@ -76,7 +77,12 @@ export function wantedVolumes(s: VolumeSettings): readonly WantedVolume[] {
       // type Directory, not DirectoryOrCreate: on a node without OVS the pod fails to mount with
       // a clear event instead of starting against an empty directory the kubelet created as root.
       volume: { name: s.ovsRunDir.name, hostPath: { path: s.ovsRunDir.hostPath, type: 'Directory' } },
-      mount: { name: s.ovsRunDir.name, mountPath: s.ovsRunDir.mountPath },
+      // Read-only unless asked: QEMU unlinks whatever sits at a server socket's path before it
+      // binds, so a writable mount would let a domain replace OVS's db.sock; connect() to the
+      // OVS sockets still works through a read-only mount.
+      mount: s.ovsRunDir.writable
+        ? { name: s.ovsRunDir.name, mountPath: s.ovsRunDir.mountPath }
+        : { name: s.ovsRunDir.name, mountPath: s.ovsRunDir.mountPath, readOnly: true },
       expected: `a hostPath volume of ${s.ovsRunDir.hostPath}`,
       reusableUnderOtherName: true,
       accepts: (v) => {
