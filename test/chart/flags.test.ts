@@ -45,7 +45,7 @@ describe('Deployment args', () => {
       drainTimeoutMs: 20000,
       volumes: {
         sharedDir: { name: 'shared-dir', mountPath: '/var/lib/cni/usrcni/' },
-        ovsRunDir: { name: 'ovs-run-dir', hostPath: '/var/run/openvswitch/', mountPath: '/var/run/openvswitch/' },
+        ovsRunDir: { name: 'ovs-run-dir', hostPath: '/var/run/openvswitch/', mountPath: '/var/run/openvswitch/', writable: false },
         podinfo: { name: 'podinfo', mountPath: '/etc/podnetinfo', inSidecars: true },
       },
     });
@@ -65,7 +65,7 @@ describe('Deployment args', () => {
       drainTimeoutMs: 0,
       volumes: {
         sharedDir: { name: 'usrcni', mountPath: '/var/lib/cni/usrspcni/' },
-        ovsRunDir: { name: 'ovs-run', hostPath: '/run/openvswitch', mountPath: '/run/openvswitch' },
+        ovsRunDir: { name: 'ovs-run', hostPath: '/run/openvswitch', mountPath: '/run/openvswitch', writable: true },
         podinfo: { name: 'podnetinfo', mountPath: '/etc/podnetinfo', inSidecars: false },
       },
     });

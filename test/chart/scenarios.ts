@@ -44,7 +44,7 @@ export const nonDefaultWebhook: Values = {
   'webhook.logLevel': 'debug',
   'webhook.volumes': {
     sharedDir: { name: 'usrcni', mountPath: '/var/lib/cni/usrspcni/' },
-    ovsRunDir: { name: 'ovs-run', hostPath: '/run/openvswitch', mountPath: '/run/openvswitch' },
+    ovsRunDir: { name: 'ovs-run', hostPath: '/run/openvswitch', mountPath: '/run/openvswitch', writable: true },
     podinfo: { name: 'podnetinfo', mountPath: '/etc/podnetinfo', inSidecars: false },
   },
 };

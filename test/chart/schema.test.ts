@@ -17,6 +17,7 @@ describe('values.schema.json', () => {
     ['an unknown top-level key', { replicas: 3 }, "additional properties 'replicas' not allowed"],
     ['an unknown log level', { 'webhook.logLevel': 'verbose' }, "at '/webhook/logLevel': value must be one of"],
     ['a relative mount path', { 'webhook.volumes.podinfo.mountPath': 'etc/podnetinfo' }, "at '/webhook/volumes/podinfo/mountPath'"],
+    ['a writable flag that is not a boolean', { 'webhook.volumes.ovsRunDir.writable': 'yes' }, "at '/webhook/volumes/ovsRunDir/writable': got string, want boolean"],
     ['a volume name that is no DNS label', { 'webhook.volumes.sharedDir.name': 'Shared_Dir' }, "at '/webhook/volumes/sharedDir/name'"],
     ['a privileged port', { 'webhook.port': 443 }, "at '/webhook/port': minimum: got 443, want 1,024"],
     ['no controller identity', { 'webhook.controllerIdentities': [] }, "at '/webhook/controllerIdentities': minItems"],
