@@ -6,9 +6,11 @@ import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { parseAllDocuments } from 'yaml';
 import type { Subcommand } from '../../cli/main.js';
-import { parseConverterConfig } from './config.js';
+import { parseConverterConfig, socketDirProblem } from './config.js';
 import { ConverterError } from './errors.js';
 import { convert, loadPodAnnotations } from './index.js';
+import { refuseSymlinkedSocketDirs } from './socket-dirs.js';
+import { allowedSocketDirs } from './socket-path.js';
 import { parseVmi } from './vmi.js';
 
 const USAGE = `Usage: kubevirt-vhostuser convert --podinfo <dir|file> --vmi <file> [options]
@@ -22,7 +24,12 @@ Options:
   --domain <file>        a libvirt domain to rewrite; without it only the interfaces are printed
   --wait <seconds>       wait up to this long for the CNI annotations (default 0: read once)
   --socket-dir <dir>     socket directory in the pod when userspace/mapped-dir is absent
-                         (default /var/lib/cni/usrcni/)
+                         (default /var/lib/cni/usrcni/); socket paths may always lie in it
+  --allow-socket-dir <dir>
+                         another directory socket paths may lie in (repeatable)
+  --kubevirt-network-info
+                         the binding has downwardAPI: device-info, so KubeVirt writes
+                         kubevirt.io/network-info and it outranks the CNI annotations
   --binding-name <name>  binding plugin name treated as vhost-user (repeatable; default vhostuser)
   -h, --help             show this help
 `;
@@ -51,12 +58,15 @@ export async function runConvert(argv: readonly string[]): Promise<string> {
   const settings = {
     ...(args.socketDir !== undefined ? { socketDir: args.socketDir } : {}),
     ...(args.bindingNames.length > 0 ? { bindingNames: args.bindingNames } : {}),
+    allowedSocketDirs: args.allowedSocketDirs,
+    kubevirtNetworkInfo: args.kubevirtNetworkInfo,
   };
   const config = parseConverterConfig(settings);
   const vmi = parseVmi(pickVmiDocument(args.vmi, await readInput(args.vmi, 'VMI')));
   const domainXml = args.domain === undefined ? undefined : await readInput(args.domain, 'domain');
   const annotations = await loadPodAnnotations(args.podinfo, vmi, config, args.waitMs);
-  const { xml } = convert({ annotations, vmi, config, ...(domainXml !== undefined ? { domainXml } : {}) });
+  const { xml, interfaces } = convert({ annotations, vmi, config, ...(domainXml !== undefined ? { domainXml } : {}) });
+  await refuseSymlinkedSocketDirs(interfaces, allowedSocketDirs(config));
   return xml.endsWith('\n') || xml === '' ? xml : `${xml}\n`;
 }
 
@@ -68,6 +78,8 @@ interface CommandLine {
   readonly waitMs: number;
   readonly socketDir?: string;
   readonly bindingNames: string[];
+  readonly allowedSocketDirs: string[];
+  readonly kubevirtNetworkInfo: boolean;
 }
 
 function parseCommandLine(argv: readonly string[]): CommandLine {
@@ -83,6 +95,8 @@ function parseCommandLine(argv: readonly string[]): CommandLine {
         domain: { type: 'string' },
         wait: { type: 'string' },
         'socket-dir': { type: 'string' },
+        'allow-socket-dir': { type: 'string', multiple: true },
+        'kubevirt-network-info': { type: 'boolean' },
         'binding-name': { type: 'string', multiple: true },
         help: { type: 'boolean', short: 'h' },
       },
@@ -90,9 +104,13 @@ function parseCommandLine(argv: readonly string[]): CommandLine {
   } catch (err) {
     throw new UsageError(`${err instanceof Error ? err.message : String(err)} (see --help)`);
   }
-  if (values.help === true) return { help: true, podinfo: '', vmi: '', waitMs: 0, bindingNames: [] };
+  if (values.help === true) return { help: true, podinfo: '', vmi: '', waitMs: 0, bindingNames: [], allowedSocketDirs: [], kubevirtNetworkInfo: false };
   if (values.podinfo === undefined) throw new UsageError('missing --podinfo <dir|file> (see --help)');
   if (values.vmi === undefined) throw new UsageError('missing --vmi <file> (see --help)');
+  for (const dir of values['allow-socket-dir'] ?? []) {
+    const problem = socketDirProblem(dir);
+    if (problem !== undefined) throw new UsageError(`--allow-socket-dir ${JSON.stringify(dir)}: ${problem}`);
+  }
   const wait = values.wait === undefined ? 0 : Number(values.wait);
   if (values.wait !== undefined && (values.wait.trim() === '' || !Number.isFinite(wait) || wait < 0)) {
     throw new UsageError(`--wait ${JSON.stringify(values.wait)}: expected a number of seconds >= 0`);
@@ -103,6 +121,8 @@ function parseCommandLine(argv: readonly string[]): CommandLine {
     vmi: values.vmi,
     waitMs: Math.round(wait * 1000),
     bindingNames: values['binding-name'] ?? [],
+    allowedSocketDirs: values['allow-socket-dir'] ?? [],
+    kubevirtNetworkInfo: values['kubevirt-network-info'] === true,
     ...(values.domain !== undefined ? { domain: values.domain } : {}),
     ...(values['socket-dir'] !== undefined ? { socketDir: values['socket-dir'] } : {}),
   };

@@ -15,6 +15,14 @@ export const DEFAULT_POLL_MS = 500;
 
 const LibvirtMode = z.enum(['server', 'client']);
 
+// An allowed socket directory: absolute, printable, and without `..`, which would widen it.
+const SocketDir = z
+  .string()
+  .startsWith('/', { message: 'must be an absolute path' })
+  .refine((d) => !d.split('/').includes('..'), { message: "must not contain a '..' segment" })
+  .refine((d) => d.replace(/\/+/g, '/') !== '/', { message: 'must not be the root directory' })
+  .refine((d) => !/[\p{Cc},]/u.test(d), { message: 'must not contain control characters or commas' });
+
 /**
  * Maps a vhost-user mode as an annotation states it (the container side, device-info-spec
  * 3.1.5.1: `server` = the pod creates the socket) to libvirt's `<source mode>` (`server` = QEMU
@@ -37,8 +45,15 @@ export const ConverterConfigSchema = z
   .object({
     /** `binding: {name}` values treated as vhost-user (besides `vhostuser: {}`). */
     bindingNames: z.array(z.string().min(1)).min(1).default([...DEFAULT_BINDING_NAMES]),
-    /** Socket directory inside the pod, used when `userspace/mapped-dir` is absent. */
-    socketDir: z.string().startsWith('/', { message: 'must be an absolute path' }).default(DEFAULT_SOCKET_DIR),
+    /** Socket directory inside the pod, used when `userspace/mapped-dir` is absent; always allowed. */
+    socketDir: SocketDir.default(DEFAULT_SOCKET_DIR),
+    /** More directories a socket path may lie in, besides `socketDir`. */
+    allowedSocketDirs: z.array(SocketDir).default([]),
+    /**
+     * KubeVirt itself writes `kubevirt.io/network-info` (the binding has `downwardAPI: device-info`),
+     * so it outranks the CNIs' annotations; otherwise it ranks last.
+     */
+    kubevirtNetworkInfo: z.boolean().default(false),
     /** Annotation mode -> libvirt mode, per source: device-info and userspace configuration-data. */
     modeMap: z
       .object({
@@ -57,6 +72,12 @@ export const ConverterConfigSchema = z
     namespace: z.string().min(1).optional(),
   })
   .strict();
+
+/** Why `dir` cannot be an allowed socket directory, or undefined when it can (for flag messages). */
+export function socketDirProblem(dir: string): string | undefined {
+  const result = SocketDir.safeParse(dir);
+  return result.success ? undefined : (result.error.issues[0]?.message ?? 'invalid');
+}
 
 export type ConverterConfig = z.output<typeof ConverterConfigSchema>;
 export type ConverterConfigInput = z.input<typeof ConverterConfigSchema>;

@@ -11,7 +11,8 @@ export type ConverterErrorCode =
   | 'E_NOT_MULTUS' // a vhost-user interface is bound to a network that is not a Multus network
   | 'E_POD_INTERFACE_NOT_FOUND' // no pod interface for the network in the pod's annotations
   | 'E_SOCKET_NOT_FOUND' // neither device-info nor userspace configuration-data gives a socket
-  | 'E_SOCKET_PATH' // socket path too long, not absolute, or with control characters
+  | 'E_SOCKET_PATH' // socket path too long, malformed, outside the allowed directories, or an OVS control file
+  | 'E_ANNOTATION_UNTRUSTED' // the only socket source is an annotation the VMI owner wrote (it stands in the VMI too)
   | 'E_MODE' // a vhost-user mode that cannot be mapped to libvirt's
   | 'E_MAC' // a MAC address in the wrong format
   | 'E_QUEUE_SIZE' // rx/tx queue size not a power of two in [256, 1024]

@@ -8,6 +8,8 @@ import type { ResolvedInterface } from './model.js';
 import { toAnnotationMap } from './annotations/pod-annotations.js';
 import { readPodAnnotationsFile, waitForPodAnnotations, type MissingEntry } from './podnetinfo/read.js';
 import { resolveAvailable, resolveInterfaces, vhostUserInterfaces } from './resolve.js';
+import { refuseSymlinkedSocketDirs } from './socket-dirs.js';
+import { allowedSocketDirs } from './socket-path.js';
 import { parseVmi, type Vmi } from './vmi.js';
 import { emitInterfaces, rewriteDomain } from './xml/index.js';
 
@@ -24,7 +26,9 @@ export { parseNetworksAnnotation, type NetworkSelection } from './annotations/ne
 export { parseConfigurationData, type ConfigurationDataEntry } from './annotations/configuration-data.js';
 export { parseNetworkInfo, type NetworkInfoInterface } from './annotations/network-info.js';
 export { readPodAnnotations, type PodAnnotations } from './annotations/pod-annotations.js';
-export { resolveAvailable, resolveInterfaces, vhostUserInterfaces } from './resolve.js';
+export { resolveAvailable, resolveInterfaces, setAsideOwnerAnnotations, vhostUserInterfaces } from './resolve.js';
+export { allowedSocketDirs, confineSocketPath, isOvsControlName } from './socket-path.js';
+export { refuseSymlinkedSocketDirs } from './socket-dirs.js';
 export { hashedPodInterfaceName, parseVmi, type Vmi } from './vmi.js';
 export { emitInterfaces, rewriteDomain } from './xml/index.js';
 
@@ -80,7 +84,9 @@ export async function rewriteDomainForPod(input: RewriteForPodInput): Promise<st
   // Nothing to resolve: the pod may not even have the podinfo volume, so do not read it.
   if (vhostUserInterfaces(vmi, config.bindingNames).length === 0) return convertParsed(new Map(), vmi, config, input.domainXml).xml;
   const annotations = await loadPodAnnotations(input.podinfo, vmi, config, input.waitMs ?? config.waitMs);
-  return convertParsed(annotations, vmi, config, input.domainXml).xml;
+  const { xml, interfaces } = convertParsed(annotations, vmi, config, input.domainXml);
+  await refuseSymlinkedSocketDirs(interfaces, allowedSocketDirs(config));
+  return xml;
 }
 
 /**

@@ -8,7 +8,12 @@ import { isVhostUserInterface } from './binding.js';
 import type { ConverterConfig, ModeMap } from './config.js';
 import { ConverterError } from './errors.js';
 import type { ResolvedInterface } from './model.js';
+import { allowedSocketDirs, confineSocketPath } from './socket-path.js';
+import type { ConfigurationDataEntry } from './annotations/configuration-data.js';
 import { isSupportedDeviceInfoVersion, type DeviceInfo } from './annotations/device-info.js';
+import { ANNOTATION } from './annotations/keys.js';
+import type { NetworkInfoInterface } from './annotations/network-info.js';
+import type { NetworkStatusEntry } from './annotations/network-status.js';
 import { formatNadRef, parseNadName, type NadRef } from './annotations/nad-name.js';
 import { findPodInterface, findStatusEntry, indexPodInterfaces, type PodInterfaceIndex } from './annotations/pod-interface.js';
 import { readPodAnnotations, type PodAnnotations } from './annotations/pod-annotations.js';
@@ -37,6 +42,10 @@ interface Context {
   readonly networks: ReadonlyMap<string, VmiNetwork>;
   readonly ordinals: ReadonlyMap<string, string | undefined>;
   readonly podInterfaces: PodInterfaceIndex;
+  /** Socket directories a path may lie in. */
+  readonly allowedDirs: readonly string[];
+  /** Socket annotations set aside because the VMI owner wrote them. */
+  readonly untrusted: readonly string[];
 }
 
 /** The first element of each name. */
@@ -51,6 +60,37 @@ export function vhostUserInterfaces(vmi: Vmi, bindingNames: readonly string[]): 
   return (vmi.spec.domain.devices?.interfaces ?? []).filter((i) => i.state !== 'absent' && isVhostUserInterface(i, bindingNames));
 }
 
+/** The annotations a socket path, mode or directory is read from. */
+const SOCKET_ANNOTATIONS: readonly string[] = [
+  ANNOTATION.networkStatus,
+  ANNOTATION.networksStatus,
+  ANNOTATION.configurationData,
+  ANNOTATION.mappedDir,
+  ANNOTATION.mappedDirLegacy,
+  ANNOTATION.networkInfo,
+];
+
+/**
+ * KubeVirt copies every VMI annotation onto the launcher pod, so a socket annotation whose key and
+ * value also stand in the VMI's own metadata was written by the VMI owner, not by a CNI or
+ * KubeVirt (which replace the whole value when they write it): it is left out.
+ */
+export function setAsideOwnerAnnotations(
+  annotations: ReadonlyMap<string, string>,
+  vmi: Vmi,
+): { trusted: ReadonlyMap<string, string>; untrusted: string[] } {
+  const own = vmi.metadata?.annotations;
+  if (own === undefined) return { trusted: annotations, untrusted: [] };
+  const untrusted = SOCKET_ANNOTATIONS.filter((key) => {
+    const value = annotations.get(key);
+    return value !== undefined && own[key] === value;
+  });
+  if (untrusted.length === 0) return { trusted: annotations, untrusted };
+  const trusted = new Map(annotations);
+  for (const key of untrusted) trusted.delete(key);
+  return { trusted, untrusted };
+}
+
 /**
  * Resolves what can be resolved now. Problems that waiting cannot fix (unknown network, bad
  * annotation JSON, unmappable mode, ...) are thrown; missing CNI facts are returned as pending.
@@ -59,7 +99,8 @@ export function resolveAvailable(annotations: ReadonlyMap<string, string>, vmi: 
   const ifaces = vhostUserInterfaces(vmi, config.bindingNames);
   if (ifaces.length === 0) return { resolved: [], pending: [] };
   const namespace = vmi.metadata?.namespace ?? config.namespace;
-  const pod = readPodAnnotations(annotations);
+  const { trusted, untrusted } = setAsideOwnerAnnotations(annotations, vmi);
+  const pod = readPodAnnotations(trusted);
   const ctx: Context = {
     vmi,
     pod,
@@ -68,6 +109,8 @@ export function resolveAvailable(annotations: ReadonlyMap<string, string>, vmi: 
     networks: byName(vmi.spec.networks ?? []),
     ordinals: ordinalPodInterfaceNames(vmi),
     podInterfaces: indexPodInterfaces(pod, namespace),
+    allowedDirs: allowedSocketDirs(config),
+    untrusted,
   };
   const resolved: ResolvedInterface[] = [];
   const pending: PendingInterface[] = [];
@@ -121,6 +164,8 @@ function resolveOne(ctx: Context, iface: VmiInterface): ResolvedInterface | Conv
     ctx.podInterfaces,
   );
   if (podIface === undefined) {
+    const untrusted = untrustedError(ctx, iface.name, `no pod interface for network '${network.name}' yet`);
+    if (untrusted !== undefined) return untrusted;
     return new ConverterError(
       'E_POD_INTERFACE_NOT_FOUND',
       `interface '${iface.name}': no pod interface for network '${network.name}' (NAD ${formatNadRef(nad)}) in network-status, networks or userspace/configuration-data`,
@@ -129,7 +174,7 @@ function resolveOne(ctx: Context, iface: VmiInterface): ResolvedInterface | Conv
   }
   const status = findStatusEntry(pod, podIface.name, nad, ctx.namespace, ctx.podInterfaces);
   const info = pod.networkInfo?.find((n) => n.network === network.name);
-  const socket = findSocket(ctx, iface.name, podIface.name, nad, [status?.['device-info'], info?.deviceInfo]);
+  const socket = findSocket(ctx, iface.name, podIface.name, nad, status, info);
   if (socket instanceof ConverterError) return socket;
 
   const mac = (iface.macAddress ?? status?.mac ?? info?.mac)?.trim();
@@ -158,53 +203,83 @@ interface Socket {
   readonly mode: ResolvedInterface['mode'];
 }
 
-/** device-info first (network-status, then network-info), else userspace configuration-data. */
+/** One place a socket may be read from, with the annotation it came from. */
+type SocketSource =
+  | { readonly kind: 'device-info'; readonly annotation: string; readonly device: DeviceInfo }
+  | { readonly kind: 'configuration-data'; readonly annotation: string; readonly entry: ConfigurationDataEntry };
+
+/**
+ * The socket from the highest-ranked source that has one: Multus device-info in network-status,
+ * then the userspace CNI's configuration-data, then kubevirt.io/network-info, unless KubeVirt
+ * itself writes network-info (config.kubevirtNetworkInfo), which then ranks first. The path must
+ * lie in an allowed socket directory.
+ */
 function findSocket(
   ctx: Context,
   iface: string,
   podIface: string,
   nad: NadRef,
-  deviceInfos: readonly (DeviceInfo | undefined)[],
+  status: NetworkStatusEntry | undefined,
+  info: NetworkInfoInterface | undefined,
 ): Socket | ConverterError {
   const { pod, config } = ctx;
-  const socketDir = pod.mappedDir ?? config.socketDir;
-  const device = deviceInfos.find((d) => d?.type === 'vhost-user');
-  if (device !== undefined) {
-    const where = `interface '${iface}': device-info of pod interface ${podIface}`;
-    if (!isSupportedDeviceInfoVersion(device.version)) {
-      throw new ConverterError('E_ANNOTATION_SCHEMA', `${where}: unsupported device-info version '${device.version}'`, {
-        iface,
-        hint: 'device-info-spec 1.x is supported',
-      });
-    }
-    const vhost = device['vhost-user'];
-    if (vhost === undefined) {
-      throw new ConverterError('E_ANNOTATION_SCHEMA', `${where}: type vhost-user without a "vhost-user" section`, { iface });
-    }
-    return { path: joinSocketPath(socketDir, vhost.path, where, iface), mode: mapMode(vhost.mode, config.modeMap.deviceInfo, `${where}: mode`, iface) };
-  }
+  const asVhost = (device: DeviceInfo | undefined, annotation: string): SocketSource | undefined =>
+    device?.type === 'vhost-user' ? { kind: 'device-info', annotation, device } : undefined;
+  const fromStatus = asVhost(status?.['device-info'], pod.networkStatusKey ?? ANNOTATION.networkStatus);
+  const fromInfo = asVhost(info?.deviceInfo, ANNOTATION.networkInfo);
   const entry = pod.configurationData?.find((c) => c.ifName === podIface);
-  if (entry !== undefined) {
-    const where = `interface '${iface}': userspace/configuration-data for ${podIface}`;
-    const iftype = entry.config?.iftype;
-    if (iftype !== undefined && iftype !== 'vhostuser') {
-      throw new ConverterError('E_SOCKET_NOT_FOUND', `${where} is iftype '${iftype}', not vhostuser`, {
-        iface,
-        hint: 'set container.iftype to vhostuser in the NetworkAttachmentDefinition',
-      });
-    }
-    const vhost = entry.config?.vhost;
-    if (vhost?.socketfile === undefined || vhost.socketfile === '') {
-      throw new ConverterError('E_SOCKET_NOT_FOUND', `${where} has no vhost.socketfile`, { iface });
-    }
-    if (vhost.mode === undefined || vhost.mode === '') {
-      throw new ConverterError('E_MODE', `${where} has no vhost.mode`, {
-        iface,
-        hint: 'set container.vhost.mode (normally server) in the NetworkAttachmentDefinition',
-      });
-    }
-    return { path: joinSocketPath(socketDir, vhost.socketfile, where, iface), mode: mapMode(vhost.mode, config.modeMap.configurationData, `${where}: vhost.mode`, iface) };
+  const fromConfig: SocketSource | undefined = entry === undefined ? undefined : { kind: 'configuration-data', annotation: ANNOTATION.configurationData, entry };
+  const ranked = config.kubevirtNetworkInfo ? [fromInfo, fromStatus, fromConfig] : [fromStatus, fromConfig, fromInfo];
+  const source = ranked.find((s) => s !== undefined);
+  if (source === undefined) return missingSocket(ctx, iface, podIface, nad, [status?.['device-info'], info?.deviceInfo]);
+  const socket = source.kind === 'device-info' ? fromDeviceInfo(ctx, iface, podIface, source.device) : fromConfigurationData(ctx, iface, podIface, source.entry);
+  const joined = !socket.path.startsWith('/') && pod.mappedDir !== undefined ? ` joined to ${ANNOTATION.mappedDir}` : '';
+  const path = joinSocketPath(pod.mappedDir ?? config.socketDir, socket.path, `interface '${iface}': ${source.annotation} for ${podIface}`, iface);
+  confineSocketPath(path, ctx.allowedDirs, { iface, annotation: `${source.annotation}${joined}` });
+  return { path, mode: socket.mode };
+}
+
+function fromDeviceInfo(ctx: Context, iface: string, podIface: string, device: DeviceInfo): Socket {
+  const where = `interface '${iface}': device-info of pod interface ${podIface}`;
+  if (!isSupportedDeviceInfoVersion(device.version)) {
+    throw new ConverterError('E_ANNOTATION_SCHEMA', `${where}: unsupported device-info version '${device.version}'`, {
+      iface,
+      hint: 'device-info-spec 1.x is supported',
+    });
   }
+  const vhost = device['vhost-user'];
+  if (vhost === undefined) {
+    throw new ConverterError('E_ANNOTATION_SCHEMA', `${where}: type vhost-user without a "vhost-user" section`, { iface });
+  }
+  return { path: vhost.path, mode: mapMode(vhost.mode, ctx.config.modeMap.deviceInfo, `${where}: mode`, iface) };
+}
+
+function fromConfigurationData(ctx: Context, iface: string, podIface: string, entry: ConfigurationDataEntry): Socket {
+  const where = `interface '${iface}': userspace/configuration-data for ${podIface}`;
+  const iftype = entry.config?.iftype;
+  if (iftype !== undefined && iftype !== 'vhostuser') {
+    throw new ConverterError('E_SOCKET_NOT_FOUND', `${where} is iftype '${iftype}', not vhostuser`, {
+      iface,
+      hint: 'set container.iftype to vhostuser in the NetworkAttachmentDefinition',
+    });
+  }
+  const vhost = entry.config?.vhost;
+  if (vhost?.socketfile === undefined || vhost.socketfile === '') {
+    throw new ConverterError('E_SOCKET_NOT_FOUND', `${where} has no vhost.socketfile`, { iface });
+  }
+  if (vhost.mode === undefined || vhost.mode === '') {
+    throw new ConverterError('E_MODE', `${where} has no vhost.mode`, {
+      iface,
+      hint: 'set container.vhost.mode (normally server) in the NetworkAttachmentDefinition',
+    });
+  }
+  return { path: vhost.socketfile, mode: mapMode(vhost.mode, ctx.config.modeMap.configurationData, `${where}: vhost.mode`, iface) };
+}
+
+/** No socket yet: pending, and if the VMI owner's own copy of a socket annotation was set aside, it says so. */
+function missingSocket(ctx: Context, iface: string, podIface: string, nad: NadRef, deviceInfos: readonly (DeviceInfo | undefined)[]): ConverterError {
+  const untrusted = untrustedError(ctx, iface, `no CNI-written socket for pod interface ${podIface}`);
+  if (untrusted !== undefined) return untrusted;
   const otherType = deviceInfos.find((d) => d !== undefined)?.type;
   return new ConverterError(
     'E_SOCKET_NOT_FOUND',
@@ -212,6 +287,18 @@ function findSocket(
       (otherType !== undefined ? `device-info is type '${otherType}', ` : 'no vhost-user device-info, ') +
       `no userspace/configuration-data entry with ifName ${podIface}`,
     { iface, hint: 'the NAD must use a vhost-user CNI (userspace CNI, or one that reports device-info)' },
+  );
+}
+
+/** E_ANNOTATION_UNTRUSTED when socket annotations were set aside as the VMI owner's, else undefined. */
+function untrustedError(ctx: Context, iface: string, what: string): ConverterError | undefined {
+  const [first] = ctx.untrusted;
+  if (first === undefined) return undefined;
+  const keys = ctx.untrusted.join(', ');
+  return new ConverterError(
+    'E_ANNOTATION_UNTRUSTED',
+    `interface '${iface}': ${what}; ignored ${keys}: the same key and value stand in the VMI's metadata.annotations, so the VMI owner wrote ${ctx.untrusted.length === 1 ? 'it' : 'them'}, not a CNI or KubeVirt`,
+    { iface, annotation: first, hint: 'remove these annotations from the VM/VMI; the CNI writes them on the pod' },
   );
 }
 

@@ -32,7 +32,14 @@ const ResourceList = z.record(z.string(), z.unknown()).optional();
 
 export const VmiSchema = z.looseObject({
   kind: z.string().optional(),
-  metadata: z.looseObject({ name: z.string().optional(), namespace: z.string().optional() }).optional(),
+  metadata: z
+    .looseObject({
+      name: z.string().optional(),
+      namespace: z.string().optional(),
+      // Written by the VMI owner; KubeVirt copies them onto the launcher pod.
+      annotations: z.record(z.string(), z.unknown()).optional(),
+    })
+    .optional(),
   spec: z.looseObject({
     architecture: z.string().optional(),
     domain: z.looseObject({
@@ -76,9 +83,16 @@ export function parseVmi(input: unknown): Vmi {
 
 function unwrapVirtualMachine(input: unknown): unknown {
   if (typeof input !== 'object' || input === null) return input;
-  const vm = input as { kind?: unknown; metadata?: unknown; spec?: { template?: { spec?: unknown } } };
+  const vm = input as { kind?: unknown; metadata?: unknown; spec?: { template?: { metadata?: { annotations?: unknown }; spec?: unknown } } };
   if (vm.kind !== 'VirtualMachine' || vm.spec?.template?.spec === undefined) return input;
-  return { kind: 'VirtualMachineInstance', metadata: vm.metadata, spec: vm.spec.template.spec };
+  // The VMI's annotations are the template's, not the VM's own (KubeVirt's VM controller).
+  const metadata = typeof vm.metadata === 'object' && vm.metadata !== null ? { ...vm.metadata } : {};
+  const annotations = vm.spec.template.metadata?.annotations;
+  return {
+    kind: 'VirtualMachineInstance',
+    metadata: { ...metadata, annotations: annotations ?? {} },
+    spec: vm.spec.template.spec,
+  };
 }
 
 /** `namespace/name` of the VMI for messages, or just what is known. */

@@ -13,6 +13,16 @@ export interface CaseInput {
   readonly annotations: Map<string, string>;
   readonly vmi: unknown;
   readonly domainXml?: string;
+  /** The case's converter settings (`settings.json`), e.g. the socket directories its CNI used. */
+  readonly config?: { allowedSocketDirs?: string[] };
+}
+
+/** `settings.json` of a case, if it has one. */
+export function loadCaseSettings(name: string): { allowedSocketDirs?: string[] } | undefined {
+  const file = join(casesDir, name, 'settings.json');
+  if (!existsSync(file)) return undefined;
+  const { allowedSocketDirs } = JSON.parse(readFileSync(file, 'utf8')) as { allowedSocketDirs?: string[] };
+  return allowedSocketDirs === undefined ? {} : { allowedSocketDirs };
 }
 
 export function caseNames(kind: 'golden' | 'error'): string[] {
@@ -30,7 +40,9 @@ export function loadCase(name: string): CaseInput {
   const dir = join(casesDir, name);
   const file = join(dir, 'annotations');
   const domainFile = join(dir, 'domain.xml');
+  const config = loadCaseSettings(name);
   return {
+    ...(config !== undefined ? { config } : {}),
     dir,
     annotations: parseDownwardApiFile(readFileSync(file, 'utf8'), file),
     vmi: loadCaseVmi(name),

@@ -112,12 +112,14 @@ describe('error cases', () => {
     expect(outcomes).toMatchInlineSnapshot(`
       {
         "error-annotation-json": "E_ANNOTATION_JSON: annotation k8s.v1.cni.cncf.io/network-status: not valid JSON (Unexpected end of JSON input)",
+        "error-annotation-untrusted": "E_ANNOTATION_UNTRUSTED: interface 'dpdk0': no CNI-written socket for pod interface pod0234249e469; ignored kubevirt.io/network-info: the same key and value stand in the VMI's metadata.annotations, so the VMI owner wrote it, not a CNI or KubeVirt",
         "error-mode": "E_MODE: interface 'dpdk0': device-info of pod interface pod0234249e469: mode 'listen' is neither server nor client",
         "error-network-not-found": "E_NETWORK_NOT_FOUND: interface 'dpdk0': no network named 'dpdk0' in spec.networks",
         "error-not-multus": "E_NOT_MULTUS: interface 'dpdk0': network 'dpdk0' is not a Multus network",
         "error-pod-interface-not-found": "E_POD_INTERFACE_NOT_FOUND: interface 'dpdk0': no pod interface for network 'dpdk0' (NAD vms/dpdk-net) in network-status, networks or userspace/configuration-data",
         "error-podinfo-syntax": "E_PODINFO_SYNTAX: <repo>/fixtures/cases/error-podinfo-syntax/annotations:2: value of kubevirt.io/domain: expected an opening double quote at column 20",
         "error-socket-not-found": "E_SOCKET_NOT_FOUND: interface 'sriov-a': no vhost-user socket for pod interface net1 (NAD default/sriov-net-a): device-info is type 'pci', no userspace/configuration-data entry with ifName net1",
+        "error-socket-ovs-control": "E_SOCKET_PATH: interface 'dpdk0': socket path "/var/run/openvswitch/db.sock" from k8s.v1.cni.cncf.io/network-status names an OVS control file (db.sock)",
         "error-socket-path": "E_SOCKET_PATH: interface 'dpdk0': socket path is 129 bytes, more than the 107 a unix socket allows",
         "error-vmi-invalid": "E_VMI_INVALID: VMI spec.domain: Invalid input: expected object, received undefined",
       }

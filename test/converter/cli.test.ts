@@ -1,10 +1,12 @@
 import { execFile } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
-import { rm } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it, vi } from 'vitest';
 import { convertCommand } from '../../converter/src/cli.js';
-import { caseNames, casesDir, repoRoot } from './case-files.js';
+import { formatDownwardApiFile } from '../../converter/src/podnetinfo/parse.js';
+import { caseNames, casesDir, loadCaseSettings, repoRoot } from './case-files.js';
 import { makeVolumeDir, publishAnnotations } from './kubelet-volume.js';
 
 interface Run {
@@ -31,7 +33,8 @@ async function runCli(...argv: string[]): Promise<Run> {
 const caseArgs = (name: string): string[] => {
   const dir = join(casesDir, name);
   const domain = join(dir, 'domain.xml');
-  return ['--podinfo', dir, '--vmi', join(dir, 'vmi.yaml'), ...(existsSync(domain) ? ['--domain', domain] : [])];
+  const allowed = (loadCaseSettings(name)?.allowedSocketDirs ?? []).flatMap((d) => ['--allow-socket-dir', d]);
+  return ['--podinfo', dir, '--vmi', join(dir, 'vmi.yaml'), ...(existsSync(domain) ? ['--domain', domain] : []), ...allowed];
 };
 
 /** A failure: a non-zero exit, nothing on stdout, one `error:` line on stderr. */
@@ -60,6 +63,30 @@ describe('kubevirt-vhostuser convert', () => {
   it('joins bare socket names to --socket-dir', async () => {
     const run = await runCli(...caseArgs('bare-socket-name'), '--socket-dir', '/run/vhost');
     expect(run.stdout).toContain("path='/run/vhost/2ea1931c-2935-net1'");
+  });
+
+  it('confines socket paths to --socket-dir plus --allow-socket-dir, and refuses a bad one as usage', async () => {
+    const args = ['--podinfo', join(casesDir, 'absolute-socketfile'), '--vmi', join(casesDir, 'absolute-socketfile/vmi.yaml')];
+    expect(expectOneErrorLine(await runCli(...args), 1)).toMatch(/^error: E_SOCKET_PATH: interface 'vhost0': socket path "\/var\/lib\/nimbess\/cni\/[^"]+" from userspace\/configuration-data is outside the allowed socket directories \/var\/lib\/cni\/usrcni\/ /);
+    expect((await runCli(...args, '--allow-socket-dir', '/var/lib/nimbess/cni')).code).toBe(0);
+    expect(expectOneErrorLine(await runCli(...args, '--allow-socket-dir', 'cni'), 2)).toBe('error: --allow-socket-dir "cni": must be an absolute path');
+  });
+
+  it('lets kubevirt.io/network-info outrank the CNI annotations only with --kubevirt-network-info', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'kvvu-cli-'));
+    try {
+      const status = JSON.stringify([{ name: 'vms/nad-blue', interface: 'pod16477688c0e' }]);
+      const data = JSON.stringify([{ ifName: 'pod16477688c0e', config: { iftype: 'vhostuser', vhost: { mode: 'server', socketfile: 'cni-sock' } } }]);
+      const info = JSON.stringify({ interfaces: [{ network: 'blue', deviceInfo: { type: 'vhost-user', 'vhost-user': { mode: 'server', path: '/var/lib/cni/usrcni/kubevirt-sock' } } }] });
+      await writeFile(join(dir, 'annotations'), formatDownwardApiFile({ 'k8s.v1.cni.cncf.io/network-status': status, 'userspace/configuration-data': data, 'kubevirt.io/network-info': info }));
+      const vmi = { kind: 'VirtualMachineInstance', metadata: { name: 'vm', namespace: 'vms' }, spec: { domain: { devices: { interfaces: [{ name: 'blue', vhostuser: {} }] } }, networks: [{ name: 'blue', multus: { networkName: 'nad-blue' } }] } };
+      await writeFile(join(dir, 'vmi.json'), JSON.stringify(vmi));
+      const args = ['--podinfo', dir, '--vmi', join(dir, 'vmi.json')];
+      expect((await runCli(...args)).stdout).toContain("path='/var/lib/cni/usrcni/cni-sock'");
+      expect((await runCli(...args, '--kubevirt-network-info')).stdout).toContain("path='/var/lib/cni/usrcni/kubevirt-sock'");
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 
   it('treats the --binding-name bindings as vhost-user, and only those', async () => {

@@ -35,8 +35,11 @@ function annotations(entries: Record<string, unknown>): Map<string, string> {
   return new Map(Object.entries(entries).map(([k, v]) => [k, typeof v === 'string' ? v : JSON.stringify(v)]));
 }
 
-function resolve(ann: Map<string, string>, vmi: ReturnType<typeof vmiOf>, config: unknown = {}) {
-  return resolveInterfaces(ann, vmi, parseConverterConfig(config));
+/** The directories these tests' socket paths lie in; confinement itself is tested in socket-path.test.ts. */
+const TEST_SOCKET_DIRS = ['/s/', '/n/', '/var/run/', '/run/vhost', '/var/lib/cni/usrspcni/'];
+
+function resolve(ann: Map<string, string>, vmi: ReturnType<typeof vmiOf>, config: Record<string, unknown> = {}) {
+  return resolveInterfaces(ann, vmi, parseConverterConfig({ allowedSocketDirs: TEST_SOCKET_DIRS, ...config }));
 }
 
 
@@ -123,7 +126,7 @@ describe('resolveInterfaces: pod interface', () => {
 describe('resolveInterfaces: socket and mode', () => {
   const vmi = vmiOf([{ name: 'blue', vhostuser: {} }]);
   const status = (extra: Record<string, unknown>) => ({ [STATUS]: [{ name: 'vms/nad-blue', interface: 'pod16477688c0e', ...extra }] });
-  const one = (ann: Map<string, string>, config: unknown = {}) => resolve(ann, vmi, config)[0];
+  const one = (ann: Map<string, string>, config: Record<string, unknown> = {}) => resolve(ann, vmi, config)[0];
 
   it('takes an absolute device-info path as it is', () => {
     expect(one(annotations(status({ 'device-info': deviceInfo('/var/run/vhost.sock') })))).toMatchObject({ socketPath: '/var/run/vhost.sock', mode: 'server' });
@@ -147,9 +150,9 @@ describe('resolveInterfaces: socket and mode', () => {
   });
 
   it('maps modes through the configurable table', () => {
-    const ann = annotations(status({ 'device-info': deviceInfo('/s', 'server') }));
+    const ann = annotations(status({ 'device-info': deviceInfo('/s/x', 'server') }));
     expect(one(ann, { modeMap: { deviceInfo: { server: 'client' } } })?.mode).toBe('client');
-    const data = annotations({ ...status({}), [CONFIG_DATA]: [{ ifName: 'pod16477688c0e', config: { vhost: { mode: 'client', socketfile: '/s' } } }] });
+    const data = annotations({ ...status({}), [CONFIG_DATA]: [{ ifName: 'pod16477688c0e', config: { vhost: { mode: 'client', socketfile: '/s/x' } } }] });
     expect(one(data)?.mode).toBe('client');
     expect(one(data, { modeMap: { configurationData: { client: 'server' } } })?.mode).toBe('server');
   });
@@ -165,8 +168,8 @@ describe('resolveInterfaces: socket and mode', () => {
   it('pins the errors for unusable socket facts', () => {
     const cfg = (vhost: Record<string, unknown>, iftype = 'vhostuser') => annotations({ ...status({}), [CONFIG_DATA]: [{ ifName: 'pod16477688c0e', config: { iftype, vhost } }] });
     const cases = {
-      badMode: annotations(status({ 'device-info': deviceInfo('/s', 'both') })),
-      badVersion: annotations(status({ 'device-info': deviceInfo('/s', 'server', '2.0.0') })),
+      badMode: annotations(status({ 'device-info': deviceInfo('/s/x', 'both') })),
+      badVersion: annotations(status({ 'device-info': deviceInfo('/s/x', 'server', '2.0.0') })),
       noVhostSection: annotations(status({ 'device-info': { type: 'vhost-user', version: '1.1.0' } })),
       memif: cfg({ socketfile: 'x' }, 'memif'),
       noSocketfile: cfg({ mode: 'server' }),
@@ -289,7 +292,7 @@ describe('resolveAvailable', () => {
   it('returns what is resolved and lists the rest as pending', () => {
     const vmi = vmiOf([{ name: 'a', vhostuser: {} }, { name: 'b', vhostuser: {} }]);
     const ann = annotations({ [STATUS]: [{ name: 'vms/nad-a', interface: 'pod1', 'device-info': deviceInfo('/s/a') }] });
-    const outcome = resolveAvailable(ann, vmi, parseConverterConfig());
+    const outcome = resolveAvailable(ann, vmi, parseConverterConfig({ allowedSocketDirs: TEST_SOCKET_DIRS }));
     expect(outcome.resolved.map((r) => r.vmiInterface)).toEqual(['a']);
     expect(outcome.pending.map((p) => [p.iface, p.error.code])).toEqual([['b', 'E_POD_INTERFACE_NOT_FOUND']]);
   });

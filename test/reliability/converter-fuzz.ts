@@ -2,7 +2,9 @@
 // VMIs, kubelet-style annotation files and domains that are near the real ones but free to be
 // hostile (quotes and markup in socket paths, '..', bad MACs, damaged files and XML). Each case
 // must give well-formed XML that carries exactly the resolved socket paths, rewrite idempotently,
-// or fail with a ConverterError. Package imports only (Node's type stripping loads it from bench/).
+// or fail with a ConverterError. The VMI owner also copies some of the socket annotations into the
+// VMI (as KubeVirt copies VMI annotations onto the pod): no socket may come from those, and no
+// socket may lie outside the shared dir or name an OVS control file. Package imports only (Node's type stripping loads it from bench/).
 import { createHash } from 'node:crypto';
 import fc from 'fast-check';
 import { XMLParser, XMLValidator } from 'fast-xml-parser';
@@ -39,8 +41,22 @@ const segment = fc.oneof(
   { weight: 1, arbitrary: fc.constantFrom('..', '.', '', 'a\tb', 'a\u0085b', 'a\nb') },
 );
 const socketPath = fc.oneof(
-  { weight: 4, arbitrary: fc.constantFrom('/var/lib/cni/usrcni/037ecb6703b0-net1', '037ecb6703b0-net1', '/var/run/openvswitch/vhost_sockets/x/vhostuser.sock') },
+  {
+    weight: 4,
+    arbitrary: fc.constantFrom(
+      '/var/lib/cni/usrcni/037ecb6703b0-net1',
+      '037ecb6703b0-net1',
+      '/var/run/openvswitch/vhost_sockets/x/vhostuser.sock',
+      '/var/run/openvswitch/db.sock',
+      'db.sock',
+      '/var/lib/cni/usrcni/ovs-vswitchd.1.ctl',
+      'ovsdb-server.pid',
+      '/var/lib/cni/usrcni',
+      '/var/lib/cni/usrcnix/y',
+    ),
+  },
   { weight: 4, arbitrary: fc.array(segment, { minLength: 1, maxLength: 6 }).map((s) => `/${s.join('/')}`) },
+  { weight: 6, arbitrary: fc.array(segment, { minLength: 1, maxLength: 3 }).map((s) => `/var/lib/cni/usrcni/${s.join('/')}`) },
   { weight: 3, arbitrary: fc.array(segment, { minLength: 1, maxLength: 2 }).map((s) => s.join('/')) },
   { weight: 1, arbitrary: fc.string({ unit: 'binary', maxLength: 30 }) },
   { weight: 1, arbitrary: fc.constant(`/var/lib/cni/usrcni/${'x'.repeat(100)}`) },
@@ -82,7 +98,18 @@ const ifaceSpec = fc.record({
 });
 type IfaceSpec = typeof ifaceSpec extends fc.Arbitrary<infer T> ? T : never;
 
+/** Annotations a socket path, mode or directory is read from: the ones a VMI owner would forge. */
+export const SOCKET_ANNOTATIONS = [
+  'k8s.v1.cni.cncf.io/network-status',
+  'userspace/configuration-data',
+  'userspace/mapped-dir',
+  'kubevirt.io/network-info',
+] as const;
+/** The only directory a socket may lie in under the default settings. */
+const SHARED_DIR = '/var/lib/cni/usrcni/';
+
 const world = fc.record({
+  ownerCopies: fc.oneof({ weight: 3, arbitrary: fc.constant([]) }, { weight: 2, arbitrary: fc.subarray([...SOCKET_ANNOTATIONS]) }),
   ifaces: fc.uniqueArray(ifaceSpec, { minLength: 1, maxLength: 3, selector: (i) => i.name }),
   mappedDir: fc.option(fc.oneof(fc.constantFrom('/var/lib/cni/usrcni/', '/var/lib/cni/usrcni/../../run', "/var/lib/cni/<us>&'"), socketPath), { nil: undefined }),
   multiqueue: fc.boolean(),
@@ -136,7 +163,7 @@ function build(w: typeof world extends fc.Arbitrary<infer T> ? T : never): { vmi
   const vmi = {
     apiVersion: 'kubevirt.io/v1',
     kind: 'VirtualMachineInstance',
-    metadata: { name: 'vm', namespace: 'vms' },
+    metadata: { name: 'vm', namespace: 'vms', annotations: {} as Record<string, string> },
     spec: { domain: { cpu: { cores: w.cores }, devices: { networkInterfaceMultiqueue: w.multiqueue, interfaces } }, networks },
     ...(statusIfaces.length === 0 ? {} : { status: { interfaces: statusIfaces } }),
   };
@@ -147,6 +174,10 @@ function build(w: typeof world extends fc.Arbitrary<infer T> ? T : never): { vmi
   if (configData.length > 0) annotations['userspace/configuration-data'] = JSON.stringify(configData);
   if (w.mappedDir !== undefined) annotations['userspace/mapped-dir'] = w.mappedDir;
   if (networkInfo.length > 0) annotations['kubevirt.io/network-info'] = JSON.stringify({ interfaces: networkInfo });
+  for (const key of w.ownerCopies) {
+    const value = annotations[key];
+    if (value !== undefined) vmi.metadata.annotations[key] = value;
+  }
   return { vmi, annotations };
 }
 
@@ -201,6 +232,17 @@ export function checkConvert(api: ConverterApi, c: ConverterCase): ConverterResu
     const wellFormed = XMLValidator.validate(fragment ? `<devices>${result.xml}</devices>` : result.xml);
     if (wellFormed !== true) throw new Error(`output is not well-formed XML: ${JSON.stringify(wellFormed)}\n${result.xml}`);
     const expected = result.interfaces.map((i) => [`ua-${i.vmiInterface}`, i.socketPath] as const);
+    for (const [, path] of expected) {
+      const name = path.slice(path.lastIndexOf('/') + 1);
+      if (!path.startsWith(SHARED_DIR) || name === 'db.sock' || name.endsWith('.ctl') || name.endsWith('.pid')) {
+        throw new Error(`socket path ${JSON.stringify(path)} escapes ${SHARED_DIR} or names an OVS control file`);
+      }
+    }
+    const own = ((c.vmi['metadata'] as Json | undefined)?.['annotations'] ?? {}) as Record<string, unknown>;
+    const trusted = SOCKET_ANNOTATIONS.filter((k) => annotations.has(k) && own[k] !== annotations.get(k));
+    if (expected.length > 0 && !trusted.some((k) => k !== 'userspace/mapped-dir')) {
+      throw new Error(`sockets ${JSON.stringify(expected)} resolved although every socket annotation is the VMI owner's copy`);
+    }
     const sockets = readSockets(result.xml, fragment);
     // Vhost-user interfaces already in the domain under other aliases stay; ours must all be there.
     const ours = sockets.filter(([alias]) => expected.some(([a]) => a === alias));

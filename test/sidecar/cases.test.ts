@@ -15,8 +15,8 @@ import { defineRequest, domainFixture, resultXml, startTestSidecar } from './hel
 const golden = caseNames('golden').filter((name) => name !== 'late-annotations');
 
 /** Runs one OnDefineDomain against a sidecar serving the case's podinfo directory. */
-async function defineWithCase(podinfo: string, domainXml: string, vmi: unknown, waitMs = 200): Promise<string> {
-  const t = await startTestSidecar({ rewrite: converterRewrite(podinfo), waitMs });
+async function defineWithCase(podinfo: string, domainXml: string, vmi: unknown, waitMs = 200, allowedSocketDirs: readonly string[] = []): Promise<string> {
+  const t = await startTestSidecar({ rewrite: converterRewrite(podinfo, { allowedSocketDirs }), waitMs });
   try {
     return resultXml(await t.onDefineDomain(defineRequest(domainXml, JSON.stringify(vmi))));
   } finally {
@@ -28,15 +28,16 @@ describe('fixture cases through the sidecar', () => {
   it.each(golden)('%s: the sidecar answers what convert() returns, idempotently', async (name) => {
     const input = loadCase(name);
     const domainXml = input.domainXml ?? wrapInDomain('');
-    const xml = await defineWithCase(input.dir, domainXml, input.vmi);
-    expect(xml).toBe(convert({ annotations: input.annotations, vmi: input.vmi, domainXml }).xml);
+    const allowed = input.config?.allowedSocketDirs ?? [];
+    const xml = await defineWithCase(input.dir, domainXml, input.vmi, 200, allowed);
+    expect(xml).toBe(convert({ annotations: input.annotations, vmi: input.vmi, domainXml, ...(input.config ? { config: { allowedSocketDirs: [...allowed] } } : {}) }).xml);
     expect(xml).toMatch(/<interface type='vhostuser'>/);
-    expect(await defineWithCase(input.dir, xml, input.vmi)).toBe(xml);
+    expect(await defineWithCase(input.dir, xml, input.vmi, 200, allowed)).toBe(xml);
   });
 
   it.each(golden.filter((name) => loadCase(name).domainXml !== undefined))('%s: equals the case golden file', async (name) => {
     const input = loadCase(name);
-    const xml = await defineWithCase(input.dir, input.domainXml as string, input.vmi);
+    const xml = await defineWithCase(input.dir, input.domainXml as string, input.vmi, 200, input.config?.allowedSocketDirs ?? []);
     expect(xml).toBe(readFileSync(join(casesDir, name, 'expected.xml'), 'utf8'));
   });
 });
@@ -80,12 +81,14 @@ describe('error cases through the sidecar', () => {
     expect(outcomes).toMatchInlineSnapshot(`
       {
         "error-annotation-json": "FAILED_PRECONDITION: VMI vms/vm-err: annotation k8s.v1.cni.cncf.io/network-status: not valid JSON (Unexpected end of JSON input)",
+        "error-annotation-untrusted": "DEADLINE_EXCEEDED: VMI vms/vm-err: <repo>/fixtures/cases/error-annotation-untrusted/annotations: still missing after 0.1s: interface 'dpdk0': no CNI-written socket for pod interface pod0234249e469; ignored kubevirt.io/network-info: the same key and value stand in the VMI's metadata.annotations, so the VMI owner wrote it, not a CNI or KubeVirt",
         "error-mode": "FAILED_PRECONDITION: VMI vms/vm-err: interface 'dpdk0': device-info of pod interface pod0234249e469: mode 'listen' is neither server nor client",
         "error-network-not-found": "INVALID_ARGUMENT: VMI vms/vm-err: interface 'dpdk0': no network named 'dpdk0' in spec.networks",
         "error-not-multus": "INVALID_ARGUMENT: VMI vms/vm-err: interface 'dpdk0': network 'dpdk0' is not a Multus network",
         "error-pod-interface-not-found": "DEADLINE_EXCEEDED: VMI vms/vm-err: <repo>/fixtures/cases/error-pod-interface-not-found/annotations: still missing after 0.1s: interface 'dpdk0': no pod interface for network 'dpdk0' (NAD vms/dpdk-net) in network-status, networks or userspace/configuration-data",
         "error-podinfo-syntax": "FAILED_PRECONDITION: VMI vms/vm-err: <repo>/fixtures/cases/error-podinfo-syntax/annotations:2: value of kubevirt.io/domain: expected an opening double quote at column 20",
         "error-socket-not-found": "DEADLINE_EXCEEDED: VMI default/vm-err: <repo>/fixtures/cases/error-socket-not-found/annotations: still missing after 0.1s: interface 'sriov-a': no vhost-user socket for pod interface net1 (NAD default/sriov-net-a): device-info is type 'pci', no userspace/configuration-data entry with ifName net1",
+        "error-socket-ovs-control": "FAILED_PRECONDITION: VMI vms/vm-err: interface 'dpdk0': socket path "/var/run/openvswitch/db.sock" from k8s.v1.cni.cncf.io/network-status names an OVS control file (db.sock)",
         "error-socket-path": "FAILED_PRECONDITION: VMI vms/vm-err: interface 'dpdk0': socket path is 129 bytes, more than the 107 a unix socket allows",
         "error-vmi-invalid": "INVALID_ARGUMENT: VMI ubuntu-vhostuser spec.domain: Invalid input: expected object, received undefined",
       }

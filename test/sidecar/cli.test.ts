@@ -1,7 +1,8 @@
 // The real command, as KubeVirt starts it in the sidecar container: `kubevirt-vhostuser
 // hook-sidecar` from the built package, driven over its socket and stopped by Shutdown or SIGTERM.
 import { spawn, spawnSync, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import { lstat, readdir, rm, stat, writeFile } from 'node:fs/promises';
+import { lstat, mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { status as grpcStatus } from '@grpc/grpc-js';
 import { join } from 'node:path';
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { findPackageRoot } from '../../converter/src/sidecar/proto.js';
@@ -85,6 +86,19 @@ describe('kubevirt-vhostuser hook-sidecar: bad input', () => {
     expect(res.stderr).toMatch(message);
   });
 
+  it('exits 2 naming a bad directory in KUBEVIRT_VHOSTUSER_SOCKET_DIRS or --allow-socket-dir', () => {
+    const env = spawnSync(process.execPath, [BIN, 'hook-sidecar', '--socket', socketPath], {
+      encoding: 'utf8',
+      timeout: 20_000,
+      env: { ...process.env, KUBEVIRT_VHOSTUSER_SOCKET_DIRS: '/run/vhost/,relative' },
+    });
+    expect(env.status).toBe(2);
+    expect(env.stderr).toBe('error: KUBEVIRT_VHOSTUSER_SOCKET_DIRS "relative": must be an absolute path\n');
+    const flag = runCli(['--socket', socketPath, '--allow-socket-dir', '/']);
+    expect(flag.status).toBe(2);
+    expect(flag.stderr).toBe('error: --allow-socket-dir "/": must not be the root directory\n');
+  });
+
   it('exits 1 naming a socket directory that does not exist', () => {
     const res = runCli(['--socket', join(dir, 'no/such/dir/vhostuser.sock')]);
     expect(res.status).toBe(1);
@@ -140,6 +154,31 @@ describe('kubevirt-vhostuser hook-sidecar: serving', () => {
       { vmi: 'vms/vm-dpdk', interfaces: [] },
       { vmi: 'vms/vm-dpdk', interfaces: ['dpdk0', 'dpdk1'] },
     ]);
+  });
+
+  it('confines socket paths to the shared dir plus the directories KUBEVIRT_VHOSTUSER_SOCKET_DIRS allows', async () => {
+    const elsewhere = await socketDir();
+    const moved = join(elsewhere, 'podinfo');
+    await mkdir(moved);
+    const text = await readFile(join(podinfo, 'annotations'), 'utf8');
+    await writeFile(join(moved, 'annotations'), text.replaceAll('/var/lib/cni/usrcni/', `${elsewhere}/vhu/`));
+    const define = async (env: Record<string, string>): Promise<string> => {
+      const run = await startCli(['--socket', socketPath, '--podinfo', moved, '--wait', '0'], env);
+      const callbacks = hookClient(socketPath, services.callbacks.v1alpha3);
+      try {
+        return resultXml(await callbacks.call('OnDefineDomain', defineRequest(domain, JSON.parse(vmiJson))));
+      } finally {
+        callbacks.close();
+        run.child.kill('SIGTERM');
+        await run.exit;
+      }
+    };
+    try {
+      await expect(define({})).rejects.toMatchObject({ code: grpcStatus.FAILED_PRECONDITION, details: expect.stringContaining('is outside the allowed socket directories /var/lib/cni/usrcni/') });
+      expect(await define({ KUBEVIRT_VHOSTUSER_SOCKET_DIRS: `/run/other,${elsewhere}/vhu` })).toContain(`path='${elsewhere}/vhu/5f0c1e9a7b3d-pod0234249e469'`);
+    } finally {
+      await rm(elsewhere, { recursive: true, force: true });
+    }
   });
 
   it.each(['SIGTERM', 'SIGINT'] as const)('exits 0 with its socket removed on %s', async (signal) => {

@@ -10,6 +10,8 @@ import { parseNetworksAnnotation, type NetworkSelection } from './networks.js';
 /** The network facts found in a pod's annotations. */
 export interface PodAnnotations {
   readonly networkStatus?: readonly NetworkStatusEntry[];
+  /** The key networkStatus was read from (the current one or its deprecated twin), for messages. */
+  readonly networkStatusKey?: string;
   readonly networks?: readonly NetworkSelection[];
   readonly configurationData?: readonly ConfigurationDataEntry[];
   /** `userspace/mapped-dir` (or the legacy `userspace/mappedDir`). */
@@ -45,7 +47,7 @@ export function readPodAnnotations(annotations: ReadonlyMap<string, string>): Po
   const mappedDir = nonEmpty(ANNOTATION.mappedDir) ?? nonEmpty(ANNOTATION.mappedDirLegacy);
   const networkInfo = nonEmpty(ANNOTATION.networkInfo);
   return {
-    ...(status !== undefined ? { networkStatus: parseNetworkStatus(status, statusKey) } : {}),
+    ...(status !== undefined ? { networkStatus: parseNetworkStatus(status, statusKey), networkStatusKey: statusKey } : {}),
     ...(networks !== undefined ? { networks: parseNetworksAnnotation(networks) } : {}),
     ...(configData !== undefined ? { configurationData: parseConfigurationData(configData) } : {}),
     ...(mappedDir !== undefined ? { mappedDir: mappedDir.trim() } : {}),

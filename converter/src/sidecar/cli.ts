@@ -11,7 +11,10 @@ import {
   DEFAULT_WAIT_SECONDS,
   HOOK_SOCKET_DIR,
   KUBEVIRT_CALL_TIMEOUT_SECONDS,
+  NETWORK_INFO_FILE,
+  SOCKET_DIRS_ENV,
 } from './constants.js';
+import { socketDirProblem } from '../config.js';
 import { jsonLogger } from './log.js';
 import { converterRewrite } from './rewrite.js';
 import { startSidecar, type RunningSidecar } from './sidecar.js';
@@ -27,6 +30,11 @@ Options:
   --wait <seconds>       how long to wait for CNI annotations per call, 0-${KUBEVIRT_CALL_TIMEOUT_SECONDS} (default: ${DEFAULT_WAIT_SECONDS})
   --binding-name <name>  also serve this binding plugin name (repeatable); the env var
                          ${BINDING_NAME_ENV} names the main one (default: ${DEFAULT_BINDING_NAME})
+  --allow-socket-dir <dir>
+                         another directory socket paths may lie in, besides the shared-dir
+                         mount (repeatable); the env var ${SOCKET_DIRS_ENV} adds a comma list
+  --network-info <file>  KubeVirt's network-info file; when it exists, KubeVirt writes
+                         kubevirt.io/network-info (default: ${NETWORK_INFO_FILE})
   -h, --help             show this help
 `;
 
@@ -58,7 +66,7 @@ export const hookSidecarCommand: Subcommand = {
     try {
       sidecar = await startSidecar(
         { socketPath: flags.socket, waitMs: Math.round(flags.waitSeconds * 1000), bindingNames: flags.bindingNames },
-        { log, rewrite: converterRewrite(flags.podinfo) },
+        { log, rewrite: converterRewrite(flags.podinfo, { allowedSocketDirs: flags.allowedSocketDirs, networkInfoFile: flags.networkInfo }) },
       );
       if (early !== undefined) void sidecar.stop(early);
       await sidecar.stopped;
@@ -76,6 +84,8 @@ interface Flags {
   podinfo: string;
   waitSeconds: number;
   bindingNames: string[];
+  allowedSocketDirs: string[];
+  networkInfo: string;
 }
 
 function parseFlags(argv: string[]): Flags | 'help' {
@@ -88,6 +98,8 @@ function parseFlags(argv: string[]): Flags | 'help' {
       podinfo: { type: 'string' },
       wait: { type: 'string' },
       'binding-name': { type: 'string', multiple: true },
+      'allow-socket-dir': { type: 'string', multiple: true },
+      'network-info': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -101,7 +113,18 @@ function parseFlags(argv: string[]): Flags | 'help' {
   const extras = values['binding-name'] ?? [];
   const empty = extras.find((n) => n.trim() === '');
   if (empty !== undefined) throw new Error('--binding-name must not be empty');
+  // Checked here so that a bad list stops the sidecar at start, not every VM at its first call.
+  const fromEnv = (process.env[SOCKET_DIRS_ENV] ?? '').split(',').map((d) => d.trim()).filter((d) => d !== '');
+  for (const [where, dirs] of [[SOCKET_DIRS_ENV, fromEnv], ['--allow-socket-dir', values['allow-socket-dir'] ?? []]] as const) {
+    for (const dir of dirs) {
+      const problem = socketDirProblem(dir);
+      if (problem !== undefined) throw new Error(`${where} ${JSON.stringify(dir)}: ${problem}`);
+    }
+  }
+  const allowedSocketDirs = [...fromEnv, ...(values['allow-socket-dir'] ?? [])];
   return {
+    allowedSocketDirs,
+    networkInfo: values['network-info'] ?? NETWORK_INFO_FILE,
     socket: values.socket ?? join(HOOK_SOCKET_DIR, DEFAULT_SOCKET_NAME),
     podinfo: values.podinfo ?? DEFAULT_PODINFO_DIR,
     waitSeconds,

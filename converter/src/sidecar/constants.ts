@@ -12,6 +12,17 @@ export const DEFAULT_SOCKET_NAME = 'vhostuser.sock';
 export const DEFAULT_PODINFO_DIR = '/etc/podnetinfo';
 /** Env var virt-controller sets on a binding plugin's sidecar container: the binding's name. */
 export const BINDING_NAME_ENV = 'NETWORK_BINDING_PLUGIN_NAME';
+/**
+ * Env var the webhook sets on our sidecar container (KubeVirt starts it without arguments): more
+ * directories socket paths may lie in, comma-separated.
+ */
+export const SOCKET_DIRS_ENV = 'KUBEVIRT_VHOSTUSER_SOCKET_DIRS';
+/**
+ * KubeVirt >= 1.3 mounts this file (the `kubevirt.io/network-info` annotation, raw JSON) into
+ * compute and the sidecars only for a binding with `downwardAPI: device-info`; then KubeVirt
+ * writes that annotation itself.
+ */
+export const NETWORK_INFO_FILE = '/etc/podinfo/network-info';
 /** Binding name assumed when the env var is absent (e.g. sidecar requested by annotation). */
 export const DEFAULT_BINDING_NAME = 'vhostuser';
 /** Reported by Info; virt-launcher only logs it. */

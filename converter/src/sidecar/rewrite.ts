@@ -1,18 +1,31 @@
 // Binds the converter to the sidecar: the one module here that knows the converter's API.
 // The returned function does I/O (reads the downward-API annotations with a bounded wait).
+import { existsSync } from 'node:fs';
 import { rewriteDomainForPod } from '../index.js';
 import type { RewriteRequest } from './on-define-domain.js';
+
+export interface SidecarConverterSettings {
+  /** Directories socket paths may lie in, besides the shared-dir mount. */
+  readonly allowedSocketDirs?: readonly string[];
+  /** KubeVirt's network-info file; its presence means KubeVirt writes `kubevirt.io/network-info`. */
+  readonly networkInfoFile?: string;
+}
 
 /**
  * @example const rewrite = converterRewrite('/etc/podnetinfo'); await rewrite({ domainXml, vmi, waitMs, bindingNames })
  */
-export function converterRewrite(podinfo: string): (req: RewriteRequest) => Promise<string> {
+export function converterRewrite(podinfo: string, settings: SidecarConverterSettings = {}): (req: RewriteRequest) => Promise<string> {
   return (req) =>
     rewriteDomainForPod({
       domainXml: req.domainXml,
       vmi: req.vmi,
       podinfo,
       waitMs: req.waitMs,
-      config: { bindingNames: [...req.bindingNames] },
+      config: {
+        bindingNames: [...req.bindingNames],
+        allowedSocketDirs: [...(settings.allowedSocketDirs ?? [])],
+        // Checked per call: the file is KubeVirt's mount, fixed for the pod's life.
+        kubevirtNetworkInfo: settings.networkInfoFile !== undefined && existsSync(settings.networkInfoFile),
+      },
     });
 }
