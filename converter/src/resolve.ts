@@ -57,7 +57,7 @@ function byName<T extends { readonly name: string }>(items: readonly T[]): Map<s
 
 /** vhost-user interfaces of the VMI in spec order, hot-unplugged (`state: absent`) ones left out. */
 export function vhostUserInterfaces(vmi: Vmi, bindingNames: readonly string[]): VmiInterface[] {
-  return (vmi.spec.domain.devices?.interfaces ?? []).filter((i) => i.state !== 'absent' && isVhostUserInterface(i, bindingNames));
+  return (vmi.spec.domain.devices?.interfaces ?? []).filter((i) => isVhostUserInterface(i, bindingNames));
 }
 
 /** The annotations a socket path, mode or directory is read from. */

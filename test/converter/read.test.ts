@@ -23,6 +23,36 @@ const needs =
     annotations.has(key) ? [] : [{ what: 'dpdk0', message: `interface 'dpdk0': no ${key}` }];
 
 
+describe("KubeVirt's network-info file (/etc/podinfo/network-info, raw JSON)", () => {
+  // The value KubeVirt's downward API writes for a binding with `downwardAPI: device-info`:
+  // kubevirt/kubevirt pkg/network/pod/annotations/generator_test.go (fixtures/kubevirt/).
+  const upstream = '{"interfaces":[{"network":"woo","deviceInfo":{"type":"pci","version":"1.0.0","pci":{"pci-address":"0000:65:00.4"}},"mac":"3a:17:d7:e5:0f:08"}]}';
+
+  it('is read as the kubevirt.io/network-info annotation, by path or as the only file of its directory', async () => {
+    const dir = await volume();
+    await writeFile(join(dir, 'network-info'), upstream);
+    for (const path of [join(dir, 'network-info'), dir]) {
+      expect([...(await readPodAnnotationsFile(path))]).toEqual([['kubevirt.io/network-info', upstream]]);
+    }
+  });
+
+  it('prefers the annotations file when a directory holds both', async () => {
+    const dir = await volume();
+    await writeFile(join(dir, 'network-info'), upstream);
+    await writeFile(join(dir, 'annotations'), 'kubevirt.io/domain="vm1"');
+    expect([...(await readPodAnnotationsFile(dir)).keys()]).toEqual(['kubevirt.io/domain']);
+  });
+
+  it('is empty while KubeVirt has not written the annotation yet, so a wait goes on', async () => {
+    const dir = await volume();
+    await writeFile(join(dir, 'network-info'), '');
+    expect((await readPodAnnotationsFile(join(dir, 'network-info'))).size).toBe(0);
+    const later = waitForPodAnnotations(join(dir, 'network-info'), { timeoutMs: 5_000, pollMs: 20, missing: needs('kubevirt.io/network-info') });
+    setTimeout(() => void writeFile(join(dir, 'network-info'), upstream), 50);
+    expect((await later).get('kubevirt.io/network-info')).toBe(upstream);
+  });
+});
+
 describe('readPodAnnotationsFile', () => {
   it('reads <dir>/annotations through kubelet symlinks, or a file path', async () => {
     const dir = await volume();

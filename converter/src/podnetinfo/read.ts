@@ -1,11 +1,13 @@
-// I/O edge. Reads the downward-API annotations file (`<dir>/annotations`, or a file path) and, when
-// asked, waits a bounded time for the entries the caller still misses: CNI-written annotations
+// I/O edge. Reads the downward-API annotations file (`<dir>/annotations`, or a file path; or
+// KubeVirt's raw-JSON `network-info` file) and, when asked, waits a bounded time for the entries
+// the caller still misses: CNI-written annotations
 // reach the file only after a later kubelet sync, which swaps the `..data` symlink atomically.
 
 import { watch, type FSWatcher } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { ConverterError } from '../errors.js';
+import { ANNOTATION } from '../annotations/keys.js';
 import { parseDownwardApiFile } from './parse.js';
 
 /** Something the caller still needs from the annotations. */
@@ -26,14 +28,33 @@ export interface WaitOptions {
 }
 
 const ANNOTATIONS_FILE = 'annotations';
+/** KubeVirt's own downward-API file (>= 1.3, `downwardAPI: device-info`): the annotation's raw JSON. */
+const NETWORK_INFO_FILE = 'network-info';
 
-/** The annotations file for a podinfo argument: the `annotations` file inside a directory, or the path itself. */
+/**
+ * The file for a podinfo argument: a directory's `annotations` file, else its `network-info` file
+ * (KubeVirt's `/etc/podinfo`), else the path itself.
+ */
 export async function locateAnnotationsFile(podinfo: string): Promise<string> {
   try {
-    return (await stat(podinfo)).isDirectory() ? join(podinfo, ANNOTATIONS_FILE) : podinfo;
+    if (!(await stat(podinfo)).isDirectory()) return podinfo;
   } catch (err) {
     throw readError(podinfo, err);
   }
+  const annotations = join(podinfo, ANNOTATIONS_FILE);
+  const networkInfo = join(podinfo, NETWORK_INFO_FILE);
+  const exists = (f: string) => stat(f).then(() => true, () => false);
+  return !(await exists(annotations)) && (await exists(networkInfo)) ? networkInfo : annotations;
+}
+
+/**
+ * Parses either kind of file the reader is given, told apart by its first character: a
+ * `key="value"` annotations file never starts with `{`, KubeVirt's network-info file always does
+ * (it holds one JSON object, the value of `kubevirt.io/network-info`).
+ */
+export function parsePodinfoText(text: string, file: string): Map<string, string> {
+  if (text.trimStart().startsWith('{')) return new Map([[ANNOTATION.networkInfo, text]]);
+  return parseDownwardApiFile(text, file);
 }
 
 /**
@@ -45,7 +66,7 @@ export async function readPodAnnotationsFile(podinfo: string): Promise<Map<strin
   const file = await locateAnnotationsFile(podinfo);
   const text = await readText(file);
   if (text === undefined) throw readError(file, 'no such file or directory');
-  return parseDownwardApiFile(text, file);
+  return parsePodinfoText(text, file);
 }
 
 /**
@@ -65,7 +86,7 @@ export async function waitForPodAnnotations(podinfo: string, options: WaitOption
       const text = await readText(file);
       let missing: readonly MissingEntry[] = [{ what: file, message: `${file} does not exist yet` }];
       if (text !== undefined) {
-        const annotations = parseDownwardApiFile(text, file);
+        const annotations = parsePodinfoText(text, file);
         missing = options.missing(annotations);
         if (missing.length === 0) return annotations;
       }

@@ -1,5 +1,6 @@
 // The `kubevirt-vhostuser hook-sidecar` command: reads flags and env, serves the hook protocol
 // until virt-launcher calls Shutdown or a signal arrives, then exits 0 with the socket removed.
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { Subcommand } from '../../../cli/main.js';
@@ -26,7 +27,9 @@ add an <interface type='vhostuser'> per vhost-user VMI interface to the libvirt 
 
 Options:
   --socket <path>        unix socket to serve on (default: ${HOOK_SOCKET_DIR}/${DEFAULT_SOCKET_NAME})
-  --podinfo <dir>        downward-API directory with the pod's annotations (default: ${DEFAULT_PODINFO_DIR})
+  --podinfo <path>       downward-API directory with the pod's annotations, or KubeVirt's
+                         network-info file (default: ${DEFAULT_PODINFO_DIR}, else
+                         ${NETWORK_INFO_FILE} when only that exists)
   --wait <seconds>       how long to wait for CNI annotations per call, 0-${KUBEVIRT_CALL_TIMEOUT_SECONDS} (default: ${DEFAULT_WAIT_SECONDS})
   --binding-name <name>  also serve this binding plugin name (repeatable); the env var
                          ${BINDING_NAME_ENV} names the main one (default: ${DEFAULT_BINDING_NAME})
@@ -126,7 +129,8 @@ function parseFlags(argv: string[]): Flags | 'help' {
     allowedSocketDirs,
     networkInfo: values['network-info'] ?? NETWORK_INFO_FILE,
     socket: values.socket ?? join(HOOK_SOCKET_DIR, DEFAULT_SOCKET_NAME),
-    podinfo: values.podinfo ?? DEFAULT_PODINFO_DIR,
+    // Without the webhook's podinfo mount, KubeVirt's own network-info file is the only input left.
+    podinfo: values.podinfo ?? (!existsSync(DEFAULT_PODINFO_DIR) && existsSync(NETWORK_INFO_FILE) ? NETWORK_INFO_FILE : DEFAULT_PODINFO_DIR),
     waitSeconds,
     bindingNames: [...new Set([main, ...extras])],
   };
