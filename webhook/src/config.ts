@@ -102,6 +102,7 @@ const mutationSchema = {
   'ovs-run-dir-volume': dnsLabel,
   'ovs-run-dir-host-path': absPath,
   'ovs-run-dir-mount-path': absPath,
+  'ovs-run-dir-writable': z.boolean(),
   'podinfo-volume': dnsLabel,
   'podinfo-mount-path': absPath,
   'podinfo-in-sidecars': bool,
@@ -121,7 +122,6 @@ const serverSchema = {
   'tls-poll-interval-ms': int(100, 3_600_000),
   'drain-timeout-ms': int(0, 600_000),
 };
-  'ovs-run-dir-writable': z.boolean(),
 
 type Options = Record<string, OptionSpec>;
 type Values = Record<string, string | boolean | string[] | undefined>;
