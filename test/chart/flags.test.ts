@@ -40,6 +40,7 @@ describe('Deployment args', () => {
       denyForged: false,
       lookupTimeoutMs: 2000,
       bodyLimitBytes: 3145728,
+      maxNadLookups: 16,
       logLevel: 'info',
       tlsPollIntervalMs: 10000,
       drainTimeoutMs: 20000,
@@ -61,6 +62,7 @@ describe('Deployment args', () => {
       offline: true,
       lookupTimeoutMs: 25000,
       bodyLimitBytes: 4194304,
+      maxNadLookups: 4,
       logLevel: 'debug',
       drainTimeoutMs: 0,
       volumes: {

@@ -41,6 +41,7 @@ export const nonDefaultWebhook: Values = {
   'webhook.denyForged': true,
   'webhook.offline': true,
   'webhook.bodyLimitBytes': 4194304,
+  'webhook.maxNadLookups': 4,
   'webhook.logLevel': 'debug',
   'webhook.volumes': {
     sharedDir: { name: 'usrcni', mountPath: '/var/lib/cni/usrspcni/' },

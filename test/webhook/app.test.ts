@@ -126,12 +126,44 @@ describe('POST /mutate decisions', () => {
     expect(body.response).toEqual({ uid: expect.any(String), allowed: true });
   });
 
-  it('finds vhost-user through the NetworkAttachmentDefinition when the VMI says nothing', async () => {
-    const lookups = fakeLookups({ nads: [loadApiObject('nad-userspace-ovs-net-1')] });
+  it('finds vhost-user through the NetworkAttachmentDefinition when the VMI binding is not one it recognises', async () => {
+    // A fork's own binding field: only the NAD its network names can tell.
+    const vmi = structuredClone(loadApiObject('vmi-vm-trex-1')) as Json & { spec: { domain: { devices: { interfaces: Json[] } } } };
+    vmi.spec.domain.devices.interfaces[1] = { name: 'vhost-user-net-1', dpdkvhostuser: {} };
+    const lookups = fakeLookups({ vmis: [vmi], nads: [loadApiObject('nad-userspace-ovs-net-1')] });
     const h = harness([], lookups);
     const body = (await post(h, loadReview('create-v0.53-vhostuser'))).json() as { response: Json };
     expect(decodePatch(body.response)).toHaveLength(6);
     expect(lookups.calls).toEqual(['vmi default/vm-trex-1', 'nad default/userspace-ovs-net-1']);
+  });
+
+  it('reads no NAD the pod annotation names when the VMI is missing', async () => {
+    const lookups = fakeLookups({ nads: [loadApiObject('nad-userspace-ovs-net-1')] });
+    const body = (await post(harness([], lookups), loadReview('create-v0.53-vhostuser'))).json() as { response: Json };
+    expect(body.response).toEqual({ uid: expect.any(String), allowed: true });
+    expect(lookups.calls).toEqual(['vmi default/vm-trex-1']);
+  });
+
+  it('sets the socket directories of --sidecar-socket-dir on our sidecar, and answers 409 when it already has others', async () => {
+    const h = harness(['--sidecar-socket-dir', '/run/vhost', '--sidecar-socket-dir', '/run/dpdk/']);
+    const patched = (await post(h, loadReview('create-v1-binding'))).json() as { response: Json };
+    expect(decodePatch(patched.response)).toContainEqual({
+      op: 'add',
+      path: '/spec/containers/1/env/-',
+      value: { name: 'KUBEVIRT_VHOSTUSER_SOCKET_DIRS', value: '/run/vhost,/run/dpdk/' },
+    });
+
+    const review = loadReview('create-v1-binding') as { request: { object: { spec: { containers: { env: Json[] }[] } } } };
+    review.request.object.spec.containers[1]?.env.push({ name: 'KUBEVIRT_VHOSTUSER_SOCKET_DIRS', value: '/var/run/openvswitch' });
+    const denied = (await post(h, review)).json() as { response: Json };
+    expect(denied.response['allowed']).toBe(false);
+    expect(denied.response).not.toHaveProperty('patch');
+    expect(denied.response['status']).toEqual({
+      status: 'Failure',
+      code: 409,
+      reason: 'Conflict',
+      message: expect.stringMatching(/^pod tests\/virt-launcher-vhostuser-vm-: container "hook-sidecar-0" already sets KUBEVIRT_VHOSTUSER_SOCKET_DIRS to "\/var\/run\/openvswitch"; /),
+    });
   });
 
   it('makes no lookup for an already-mutated pod', async () => {

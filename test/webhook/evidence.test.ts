@@ -1,14 +1,15 @@
 import { describe, expect, it } from 'vitest';
 import {
   bindingSidecarEvidence,
+  candidateNads,
   findVhostUserEvidence,
+  interfaceShape,
   isVhostUserNad,
-  parseMultusNetworks,
   vhostUserInterfaceName,
 } from '../../webhook/src/admission/evidence.js';
 import { classifyLauncher, vmiControllerRef } from '../../webhook/src/admission/launcher.js';
 import { parsePod, type OwnerReference } from '../../webhook/src/admission/review.js';
-import { offlineLookups, withDeadline } from '../../webhook/src/k8s/sources.js';
+import { offlineLookups, withDeadline, type KubeObject } from '../../webhook/src/k8s/sources.js';
 import { KUBEVIRT_CONTROLLER, fakeLookups, loadApiObject, loadPod } from './fixtures.js';
 
 const ids = [KUBEVIRT_CONTROLLER];
@@ -38,17 +39,60 @@ describe('classifyLauncher', () => {
   });
 });
 
-describe('parseMultusNetworks', () => {
+/** A VMI with one Multus network per interface, named after it. */
+function vmiWith(interfaces: Record<string, unknown>[], networkName = (name: string) => `nad-${name}`): KubeObject {
+  return {
+    kind: 'VirtualMachineInstance',
+    metadata: { name: 'vm', namespace: 'pods', uid: 'u' },
+    spec: {
+      domain: { devices: { interfaces } },
+      networks: interfaces.map((i) => ({ name: i['name'], multus: { networkName: networkName(String(i['name'])) } })),
+    },
+  };
+}
+
+describe('interfaceShape', () => {
   it.each([
-    ['JSON list', '[{"interface":"net1","name":"userspace-ovs-net-1","namespace":"default"}]', ['default/userspace-ovs-net-1']],
-    ['JSON list without namespace', '[{"name":"a"},{"name":"b","namespace":"x"}]', ['pods/a', 'x/b']],
-    ['comma form', 'ns1/a@net1, b , ns2/c', ['ns1/a', 'pods/b', 'ns2/c']],
-    ['duplicates', 'a,a,pods/a', ['pods/a']],
-    ['broken JSON', '[{"name":', []],
-    ['a JSON object', '{"name":"a"}', []],
-    ['empty entries', ' , ,', []],
-  ])('%s', (_what, value, want) => {
-    expect(parseMultusNetworks(value, 'pods').map((r) => `${r.namespace}/${r.name}`)).toEqual(want);
+    [{ name: 'a', vhostuser: {} }, 'vhostuser'],
+    [{ name: 'a', binding: { name: 'vhostuser' } }, 'vhostuser'],
+    [{ name: 'a', binding: { name: 'passt' } }, 'other'],
+    ...['bridge', 'masquerade', 'sriov', 'slirp', 'macvtap', 'passt'].map((b) => [{ name: 'a', [b]: {} }, 'other'] as const),
+    [{ name: 'a' }, 'unrecognised'],
+    [{ name: 'a', dpdk: {} }, 'unrecognised'],
+    [{ name: 'a', bridge: null }, 'unrecognised'],
+    ['not an object', 'other'],
+  ] as const)('%j is %s', (iface, shape) => {
+    expect(interfaceShape(iface, ['vhostuser'])).toBe(shape);
+  });
+});
+
+describe('candidateNads', () => {
+  const refs = (vmi: KubeObject) => candidateNads(vmi, 'pods', ['vhostuser']).map((r) => `${r.namespace}/${r.name}`);
+
+  it('takes only networks whose interface binding is not recognised, in the VMI namespace unless spelled out', () => {
+    const vmi = vmiWith(
+      [{ name: 'plain' }, { name: 'fork', dpdk: {} }, { name: 'br', bridge: {} }, { name: 'ours', binding: { name: 'vhostuser' } }, { name: 'theirs', binding: { name: 'passt' } }, { name: 'sr', sriov: {} }],
+      (n) => (n === 'fork' ? 'other-ns/fork-net' : `nad-${n}`),
+    );
+    expect(refs(vmi)).toEqual(['pods/nad-plain', 'other-ns/fork-net']);
+  });
+
+  it('leaves out interfaces being unplugged, networks without an interface, and duplicates', () => {
+    const vmi = vmiWith([{ name: 'a' }, { name: 'b', state: 'absent' }, { name: 'c' }], (n) => (n === 'c' ? 'pods/nad-a' : `nad-${n}`));
+    const spec = vmi['spec'] as { networks: unknown[] };
+    spec.networks.push({ name: 'no-interface', multus: { networkName: 'nad-x' } }, { name: 'pod', pod: {} });
+    expect(refs(vmi)).toEqual(['pods/nad-a']);
+  });
+
+  it('leaves out names no NetworkAttachmentDefinition can have', () => {
+    const bad = ['Upper', 'a/b/c', '-lead', 'x'.repeat(254), '/name', 'ns/', 'ns_x/name', ''];
+    const vmi = vmiWith(bad.map((_, i) => ({ name: `i${i}` })), (n) => bad[Number(n.slice(1))] ?? '');
+    expect(refs(vmi)).toEqual([]);
+  });
+
+  it('reads nothing from a VMI without networks or interfaces', () => {
+    expect(refs({ spec: {} })).toEqual([]);
+    expect(refs({ spec: { networks: 'x', domain: { devices: { interfaces: {} } } } })).toEqual([]);
   });
 });
 
@@ -62,6 +106,10 @@ describe('evidence checks', () => {
     expect(vhostUserInterfaceName(loadApiObject('vmi-vm-trex-1'), ['vhostuser'])).toBe('vhost-user-net-1');
     expect(vhostUserInterfaceName(loadApiObject('vmi-vhostuser-vm'), ['vhostuser'])).toBe('net1');
     expect(vhostUserInterfaceName(loadApiObject('vmi-vhostuser-vm'), ['dpdk'])).toBeUndefined();
+  });
+
+  it('does not count a vhost-user interface that is being unplugged', () => {
+    expect(vhostUserInterfaceName(vmiWith([{ name: 'a', vhostuser: {}, state: 'absent' }]), ['vhostuser'])).toBeUndefined();
   });
 
   it('recognises userspace vhostuser NADs, alone or in a plugins list', () => {
@@ -81,27 +129,51 @@ describe('findVhostUserEvidence', () => {
   it('needs no lookup when a binding sidecar is there', async () => {
     const lookups = fakeLookups();
     const p = pod('launcher-v1-binding');
-    expect(await findVhostUserEvidence(p, 'tests', vmiControllerRef(p) as OwnerReference, ctx(lookups))).toMatch(/hook-sidecar-0/);
+    expect((await findVhostUserEvidence(p, 'tests', vmiControllerRef(p) as OwnerReference, ctx(lookups))).evidence).toMatch(/hook-sidecar-0/);
     expect(lookups.calls).toEqual([]);
   });
 
   it('reads the VMI, and ignores one whose uid is not the owner uid', async () => {
     const vmi = loadApiObject('vmi-vm-trex-1');
-    expect(await findVhostUserEvidence(v053, 'default', owner, ctx(fakeLookups({ vmis: [vmi] })))).toBe(
-      'VirtualMachineInstance default/vm-trex-1 interface "vhost-user-net-1" is vhost-user',
-    );
+    expect(await findVhostUserEvidence(v053, 'default', owner, ctx(fakeLookups({ vmis: [vmi] })))).toEqual({
+      evidence: 'VirtualMachineInstance default/vm-trex-1 interface "vhost-user-net-1" is vhost-user',
+    });
     const stale = { ...vmi, metadata: { ...vmi.metadata, uid: 'another' } };
-    expect(await findVhostUserEvidence(v053, 'default', owner, ctx(fakeLookups({ vmis: [stale] })))).toBeUndefined();
+    const lookups = fakeLookups({ vmis: [stale], nads: [loadApiObject('nad-userspace-ovs-net-1')] });
+    expect(await findVhostUserEvidence(v053, 'default', owner, ctx(lookups))).toEqual({ evidence: undefined });
+    // No VMI: nothing says which NADs matter, so none is read.
+    expect(lookups.calls).toEqual(['vmi default/vm-trex-1']);
   });
 
-  it('falls back to the NADs, and answers undefined when none is vhost-user', async () => {
+  it('reads the NAD of an interface whose binding it does not recognise, and answers no evidence when it is not vhost-user', async () => {
+    const trex = loadApiObject('vmi-vm-trex-1') as KubeObject & { spec: { domain: { devices: { interfaces: Record<string, unknown>[] } } } };
+    const unrecognised = structuredClone(trex);
+    unrecognised.spec.domain.devices.interfaces[1] = { name: 'vhost-user-net-1', dpdkvhostuser: {} };
     const nad = loadApiObject('nad-userspace-ovs-net-1');
-    expect(await findVhostUserEvidence(v053, 'default', owner, ctx(fakeLookups({ nads: [nad] })))).toMatch(/userspace-ovs-net-1 is a userspace vhostuser network/);
-    expect(await findVhostUserEvidence(v053, 'default', owner, ctx(fakeLookups({ nads: [loadApiObject('nad-macvlan')] })))).toBeUndefined();
+    const lookups = fakeLookups({ vmis: [unrecognised], nads: [nad] });
+    expect(await findVhostUserEvidence(v053, 'default', owner, ctx(lookups))).toEqual({
+      evidence: 'NetworkAttachmentDefinition default/userspace-ovs-net-1 is a userspace vhostuser network',
+    });
+    expect(lookups.calls).toEqual(['vmi default/vm-trex-1', 'nad default/userspace-ovs-net-1']);
+    const macvlan = { ...loadApiObject('nad-macvlan'), metadata: { name: 'userspace-ovs-net-1', namespace: 'default' } };
+    expect(await findVhostUserEvidence(v053, 'default', owner, ctx(fakeLookups({ vmis: [unrecognised], nads: [macvlan] })))).toEqual({ evidence: undefined });
+  });
+
+  it('reads at most maxNadLookups NADs and says how many it left unread', async () => {
+    const many = vmiWith(Array.from({ length: 40 }, (_, i) => ({ name: `n${i}` })));
+    const vmi = { ...many, metadata: { name: 'vm-trex-1', namespace: 'default', uid: owner.uid } };
+    const lookups = fakeLookups({ vmis: [vmi] });
+    const result = await findVhostUserEvidence(v053, 'default', owner, { ...ctx(lookups), maxNadLookups: 16 });
+    expect(lookups.calls.filter((c) => c.startsWith('nad '))).toHaveLength(16);
+    expect(result).toEqual({
+      evidence: undefined,
+      warning:
+        'kubevirt-vhostuser: VirtualMachineInstance default/vm-trex-1 names 40 NetworkAttachmentDefinitions; read the first 16 (--max-nad-lookups) and left 24 unread, from default/nad-n16 on; no vhost-user volumes added',
+    });
   });
 
   it('offline, only the pod counts', async () => {
-    expect(await findVhostUserEvidence(v053, 'default', owner, { ...ctx(), lookups: offlineLookups() })).toBeUndefined();
+    expect(await findVhostUserEvidence(v053, 'default', owner, { ...ctx(), lookups: offlineLookups() })).toEqual({ evidence: undefined });
   });
 });
 

@@ -12,7 +12,7 @@ import { registerHealthRoutes } from './routes/health.js';
 import { toHttpError } from './routes/http-errors.js';
 import { registerMutateRoute } from './routes/mutate.js';
 
-export type AppConfig = MutationConfig & Pick<WebhookConfig, 'lookupTimeoutMs' | 'bodyLimitBytes' | 'logLevel'>;
+export type AppConfig = MutationConfig & Pick<WebhookConfig, 'lookupTimeoutMs' | 'bodyLimitBytes' | 'logLevel' | 'maxNadLookups'>;
 
 export interface KeyPair {
   readonly cert: string;
@@ -121,6 +121,7 @@ export function buildApp(config: AppConfig, deps: AppDeps): FastifyInstance {
     bindingNames: config.bindingNames,
     denyForged: config.denyForged,
     lookupTimeoutMs: config.lookupTimeoutMs,
+    maxNadLookups: config.maxNadLookups,
     lookups: deps.lookups,
     planPatch: createPlanner({ volumes: config.volumes, bindingNames: config.bindingNames }),
   };

@@ -43,6 +43,7 @@ export const SERVER_OPTIONS = {
   offline: { type: 'boolean', help: "no API access: decide from the pod's own evidence only" },
   'lookup-timeout-ms': { type: 'string', value: 'n', default: '2000', help: "budget for a request's API lookups; keep below the webhook timeoutSeconds" },
   'body-limit-bytes': { type: 'string', value: 'n', default: String(3 * 1024 * 1024), help: 'largest AdmissionReview accepted (413 above)' },
+  'max-nad-lookups': { type: 'string', value: 'n', default: '16', help: 'NetworkAttachmentDefinitions read for one request at most' },
   'log-level': { type: 'string', value: 'level', default: 'info', help: 'fatal, error, warn, info, debug, trace or silent' },
   'tls-poll-interval-ms': { type: 'string', value: 'n', default: '10000', help: 'how often to re-read the certificate files besides file events' },
   'drain-timeout-ms': { type: 'string', value: 'n', default: '20000', help: 'after SIGTERM, how long in-flight requests may take before exit' },
@@ -67,6 +68,7 @@ export interface WebhookConfig extends MutationConfig {
   readonly offline: boolean;
   readonly lookupTimeoutMs: number;
   readonly bodyLimitBytes: number;
+  readonly maxNadLookups: number;
   readonly logLevel: LogLevel;
   readonly tlsPollIntervalMs: number;
   readonly drainTimeoutMs: number;
@@ -118,6 +120,7 @@ const serverSchema = {
   // The API server's webhook timeout is at most 30 s; a lookup must end before it.
   'lookup-timeout-ms': int(50, 29_000),
   'body-limit-bytes': int(1024, 64 * 1024 * 1024),
+  'max-nad-lookups': int(0, 256),
   'log-level': z.enum(LOG_LEVELS, `expected one of ${LOG_LEVELS.join(', ')}`),
   'tls-poll-interval-ms': int(100, 3_600_000),
   'drain-timeout-ms': int(0, 600_000),
@@ -227,6 +230,7 @@ export function parseWebhookArgs(argv: string[]): WebhookConfig {
     offline: s.offline,
     lookupTimeoutMs: s['lookup-timeout-ms'],
     bodyLimitBytes: s['body-limit-bytes'],
+    maxNadLookups: s['max-nad-lookups'],
     logLevel: s['log-level'],
     tlsPollIntervalMs: s['tls-poll-interval-ms'],
     drainTimeoutMs: s['drain-timeout-ms'],

@@ -4,7 +4,7 @@
 import { WebhookError } from '../errors.js';
 import type { Lookups } from '../k8s/sources.js';
 import type { JsonPatchOp, PlanPatch } from '../mutate/plan.js';
-import { bindingSidecarEvidence, findVhostUserEvidence } from './evidence.js';
+import { bindingSidecarEvidence, findVhostUserEvidence, type EvidenceResult } from './evidence.js';
 import { classifyLauncher, type ForgedReason } from './launcher.js';
 import { parsePod, type AdmissionRequest } from './review.js';
 
@@ -13,6 +13,8 @@ export interface DecisionContext {
   readonly bindingNames: readonly string[];
   readonly denyForged: boolean;
   readonly lookupTimeoutMs: number;
+  /** NAD reads per request (--max-nad-lookups); evidence.ts's default when absent. */
+  readonly maxNadLookups?: number;
   readonly lookups: Lookups;
   readonly planPatch: PlanPatch;
 }
@@ -67,14 +69,17 @@ export function decideAdmission(req: AdmissionRequest, ctx: DecisionContext): Ou
   const plan = ctx.planPatch(pod, podRef);
   if (plan.ok && plan.ops.length === 0) return { decision: { kind: 'allow', reason: 'already-mutated' }, pod: podRef };
 
-  const conclude = (evidence: string | undefined): Outcome => {
-    if (evidence === undefined) return { decision: { kind: 'allow', reason: 'no-vhostuser' }, pod: podRef };
+  const conclude = ({ evidence, warning }: EvidenceResult): Outcome => {
+    if (evidence === undefined) {
+      const decision: Decision = warning === undefined ? { kind: 'allow', reason: 'no-vhostuser' } : { kind: 'allow', reason: 'no-vhostuser', warning };
+      return { decision, pod: podRef };
+    }
     // A conflicting volume only matters for a pod that needs vhost-user.
     if (!plan.ok) return { decision: { kind: 'deny', error: plan.error }, pod: podRef, evidence };
     return { decision: { kind: 'patch', ops: plan.ops, evidence }, pod: podRef, evidence };
   };
   // The pod's own evidence first, without the lookup machinery.
   const fromPod = bindingSidecarEvidence(pod, ctx.bindingNames);
-  if (fromPod !== undefined) return conclude(fromPod);
+  if (fromPod !== undefined) return conclude({ evidence: fromPod });
   return findVhostUserEvidence(pod, namespace, launcher.owner, ctx).then(conclude);
 }

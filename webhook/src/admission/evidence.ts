@@ -1,18 +1,26 @@
 // Does a genuine launcher pod need vhost-user? Pure checks of the pod, its VMI and its
 // NetworkAttachmentDefinitions; the VMI and NADs come through the injected sources, bounded by
 // one deadline per request. Cheap evidence first, so most pods never wait on a lookup.
-import { parseNetworksAnnotation, type NetworkSelection } from '../../../converter/src/annotations/networks.js';
+//
+// Which NADs may be read is decided by the VMI alone, never by the pod: the VMI owner writes the
+// pod's `k8s.v1.cni.cncf.io/networks` annotation (KubeVirt copies VMI annotations), so a list
+// taken from there would let them make the webhook read any number of NADs, in any namespace.
+import { parseNadName } from '../../../converter/src/annotations/nad-name.js';
 import { isVhostUserInterface } from '../../../converter/src/binding.js';
-import { MULTUS_NETWORKS_ANNOTATION } from '../constants.js';
 import { bindingPluginName } from '../mutate/plan.js';
 import { record } from '../mutate/volumes.js';
 import { withDeadline, type KubeObject, type Lookups } from '../k8s/sources.js';
 import type { OwnerReference, Pod } from './review.js';
 
+/** NAD reads one request may make when --max-nad-lookups is not given. */
+export const DEFAULT_MAX_NAD_LOOKUPS = 16;
+
 export interface EvidenceContext {
   readonly bindingNames: readonly string[];
   readonly lookups: Lookups;
   readonly lookupTimeoutMs: number;
+  /** At most this many NADs are read per request (--max-nad-lookups); DEFAULT_MAX_NAD_LOOKUPS when absent. */
+  readonly maxNadLookups?: number;
 }
 
 export interface NetworkRef {
@@ -20,8 +28,46 @@ export interface NetworkRef {
   readonly name: string;
 }
 
-// NAD and namespace names (DNS-1123 subdomain characters): anything else cannot be looked up.
-const K8S_NAME = /^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/;
+/** What the checks found: the evidence, or none and perhaps a warning saying what was left unread. */
+export interface EvidenceResult {
+  readonly evidence: string | undefined;
+  readonly warning?: string;
+}
+
+// NAD names are DNS-1123 subdomains, namespaces DNS-1123 labels: anything else cannot be read.
+const K8S_NAME = /^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/;
+const K8S_NAMESPACE = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
+
+/**
+ * KubeVirt's core interface bindings (v1 InterfaceBindingMethod) that are never vhost-user: an
+ * interface bound by one of them cannot need a userspace NAD, whatever the NAD says.
+ */
+export const NON_VHOSTUSER_BINDINGS: readonly string[] = ['bridge', 'masquerade', 'sriov', 'slirp', 'macvtap', 'passt'];
+
+/**
+ * How a VMI interface is bound: `vhostuser` (our dialect or one of our binding names), `other`
+ * (a core binding, or a binding plugin that is not ours), or `unrecognised` (no binding this code
+ * knows, e.g. a fork's own field): only the last may still be vhost-user through its NAD.
+ */
+export type InterfaceShape = 'vhostuser' | 'other' | 'unrecognised';
+
+export function interfaceShape(iface: unknown, bindingNames: readonly string[]): InterfaceShape {
+  if (isVhostUserInterface(iface, bindingNames)) return 'vhostuser';
+  const rec = record(iface);
+  if (rec === undefined) return 'other';
+  if (record(rec['binding']) !== undefined) return 'other';
+  return NON_VHOSTUSER_BINDINGS.some((b) => record(rec[b]) !== undefined) ? 'other' : 'unrecognised';
+}
+
+/** `state: absent` marks an interface being hot-unplugged: KubeVirt attaches no network for it. */
+function isAbsent(iface: Record<string, unknown>): boolean {
+  return iface['state'] === 'absent';
+}
+
+function vmiInterfaces(vmi: KubeObject): readonly unknown[] {
+  const interfaces = record(record(record(vmi['spec'])?.['domain'])?.['devices'])?.['interfaces'];
+  return Array.isArray(interfaces) ? interfaces : [];
+}
 
 /** A container env NETWORK_BINDING_PLUGIN_NAME naming one of our bindings. */
 export function bindingSidecarEvidence(pod: Pod, bindingNames: readonly string[]): string | undefined {
@@ -34,39 +80,48 @@ export function bindingSidecarEvidence(pod: Pod, bindingNames: readonly string[]
   return undefined;
 }
 
-/** The first VMI interface that asks for vhost-user, in either API dialect. */
+/** The first VMI interface that asks for vhost-user, in either API dialect (absent ones do not count). */
 export function vhostUserInterfaceName(vmi: KubeObject, bindingNames: readonly string[]): string | undefined {
-  const interfaces = record(record(record(vmi['spec'])?.['domain'])?.['devices'])?.['interfaces'];
-  if (!Array.isArray(interfaces)) return undefined;
-  for (const iface of interfaces) {
-    if (isVhostUserInterface(iface, bindingNames)) {
-      const name = record(iface)?.['name'];
-      return typeof name === 'string' ? name : '';
-    }
+  for (const iface of vmiInterfaces(vmi)) {
+    const rec = record(iface);
+    if (rec === undefined || isAbsent(rec) || !isVhostUserInterface(rec, bindingNames)) continue;
+    const name = rec['name'];
+    return typeof name === 'string' ? name : '';
   }
   return undefined;
 }
 
 /**
- * The NADs named by `k8s.v1.cni.cncf.io/networks`, read with the converter's parser so that both
- * agree on the format. An unreadable annotation gives no NADs: Multus would reject the pod anyway.
+ * The NADs worth reading for a VMI: those its Multus networks name (`name` in the VMI's namespace,
+ * or `namespace/name` spelled out) when the network's interface has a binding this code does not
+ * recognise and is not being unplugged. Interfaces of our own dialect or binding are settled by
+ * the VMI already, and core or foreign bindings are never vhost-user, so neither needs a NAD.
+ * Deduplicated, in the VMI's order; names that cannot be Kubernetes names are left out.
  */
-export function parseMultusNetworks(value: string | undefined, podNamespace: string): NetworkRef[] {
-  if (value === undefined) return [];
-  let selections: NetworkSelection[];
-  try {
-    selections = parseNetworksAnnotation(value);
-  } catch {
-    return [];
+export function candidateNads(vmi: KubeObject, namespace: string, bindingNames: readonly string[]): NetworkRef[] {
+  const networks = record(vmi['spec'])?.['networks'];
+  if (!Array.isArray(networks)) return [];
+  const shapes = new Map<string, InterfaceShape>();
+  for (const iface of vmiInterfaces(vmi)) {
+    const rec = record(iface);
+    const name = rec?.['name'];
+    if (rec === undefined || typeof name !== 'string' || shapes.has(name)) continue;
+    shapes.set(name, isAbsent(rec) ? 'other' : interfaceShape(rec, bindingNames));
   }
   const seen = new Set<string>();
   const refs: NetworkRef[] = [];
-  for (const s of selections) {
-    const ref = { namespace: s.namespace ?? podNamespace, name: s.name };
+  for (const network of networks) {
+    const net = record(network);
+    const name = net?.['name'];
+    const nadName = record(net?.['multus'])?.['networkName'];
+    if (typeof name !== 'string' || typeof nadName !== 'string') continue;
+    if (shapes.get(name) !== 'unrecognised') continue;
+    const ref = parseNadName(nadName, namespace);
+    if (ref.namespace === undefined || !K8S_NAME.test(ref.name) || !K8S_NAMESPACE.test(ref.namespace)) continue;
     const key = `${ref.namespace}/${ref.name}`;
-    if (!K8S_NAME.test(ref.name) || !K8S_NAME.test(ref.namespace) || seen.has(key)) continue;
+    if (seen.has(key)) continue;
     seen.add(key);
-    refs.push(ref);
+    refs.push({ namespace: ref.namespace, name: ref.name });
   }
   return refs;
 }
@@ -90,39 +145,53 @@ export function isVhostUserNad(nad: KubeObject): boolean {
   });
 }
 
+const NONE: EvidenceResult = { evidence: undefined };
+
 /**
- * Why the pod needs vhost-user, or `undefined` when nothing says so. Rejects with
- * E_LOOKUP_TIMEOUT / E_LOOKUP_FAILED when a lookup does not answer in time or fails.
+ * Why the pod needs vhost-user, or no evidence (with a warning when NADs were left unread).
+ * Rejects with E_LOOKUP_TIMEOUT / E_LOOKUP_FAILED when a lookup does not answer in time or fails.
  */
 export async function findVhostUserEvidence(
   pod: Pod,
   namespace: string,
   owner: OwnerReference,
   ctx: EvidenceContext,
-): Promise<string | undefined> {
+): Promise<EvidenceResult> {
   const fromPod = bindingSidecarEvidence(pod, ctx.bindingNames);
-  if (fromPod !== undefined) return fromPod;
+  if (fromPod !== undefined) return { evidence: fromPod };
   const { vmi: vmiSource, nad: nadSource } = ctx.lookups;
-  if (vmiSource === undefined && nadSource === undefined) return undefined;
+  // Without its VMI nothing says which NADs matter, and the pod's own list is the VMI owner's word.
+  if (vmiSource === undefined) return NONE;
 
   const ms = ctx.lookupTimeoutMs;
   const signal = AbortSignal.timeout(ms);
-  if (vmiSource !== undefined) {
-    const what = `VirtualMachineInstance ${namespace}/${owner.name}`;
-    const vmi = await withDeadline(vmiSource.getVmi(namespace, owner.name, owner.uid, { signal }), signal, what, ms);
-    const iface = vmi === undefined ? undefined : vhostUserInterfaceName(vmi, ctx.bindingNames);
-    if (iface !== undefined) return `${what} interface "${iface}" is vhost-user`;
-  }
-  if (nadSource === undefined) return undefined;
-  const networks = parseMultusNetworks(pod.metadata?.annotations?.[MULTUS_NETWORKS_ANNOTATION], namespace);
-  if (networks.length === 0) return undefined;
+  const what = `VirtualMachineInstance ${namespace}/${owner.name}`;
+  const vmi = await withDeadline(vmiSource.getVmi(namespace, owner.name, owner.uid, { signal }), signal, what, ms);
+  if (vmi === undefined) return NONE;
+  const iface = vhostUserInterfaceName(vmi, ctx.bindingNames);
+  if (iface !== undefined) return { evidence: `${what} interface "${iface}" is vhost-user` };
+  if (nadSource === undefined) return NONE;
+
+  const candidates = candidateNads(vmi, namespace, ctx.bindingNames);
+  if (candidates.length === 0) return NONE;
+  const max = ctx.maxNadLookups ?? DEFAULT_MAX_NAD_LOOKUPS;
+  const looked = candidates.slice(0, max);
+  // One read per distinct NAD (candidateNads deduplicates), all within the one deadline.
   const nads = await Promise.all(
-    networks.map((n) => {
-      const what = `NetworkAttachmentDefinition ${n.namespace}/${n.name}`;
-      return withDeadline(nadSource.getNad(n.namespace, n.name, { signal }), signal, what, ms);
+    looked.map((n) => {
+      const nadWhat = `NetworkAttachmentDefinition ${n.namespace}/${n.name}`;
+      return withDeadline(nadSource.getNad(n.namespace, n.name, { signal }), signal, nadWhat, ms);
     }),
   );
-  const i = nads.findIndex((nad) => nad !== undefined && isVhostUserNad(nad));
-  const hit = networks[i];
-  return hit === undefined ? undefined : `NetworkAttachmentDefinition ${hit.namespace}/${hit.name} is a userspace vhostuser network`;
+  const hit = looked[nads.findIndex((nad) => nad !== undefined && isVhostUserNad(nad))];
+  if (hit !== undefined) return { evidence: `NetworkAttachmentDefinition ${hit.namespace}/${hit.name} is a userspace vhostuser network` };
+  const skipped = candidates.length - looked.length;
+  if (skipped === 0) return NONE;
+  const first = candidates[looked.length] as NetworkRef;
+  return {
+    evidence: undefined,
+    warning:
+      `kubevirt-vhostuser: ${what} names ${candidates.length} NetworkAttachmentDefinitions; read the first ${looked.length} ` +
+      `(--max-nad-lookups) and left ${skipped} unread, from ${first.namespace}/${first.name} on; no vhost-user volumes added`,
+  };
 }
