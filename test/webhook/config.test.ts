@@ -14,6 +14,7 @@ describe('parseWebhookArgs', () => {
         ovsRunDir: { name: 'ovs-run-dir', hostPath: '/var/run/openvswitch/', mountPath: '/var/run/openvswitch/', writable: false },
         podinfo: { name: 'podinfo', mountPath: '/etc/podnetinfo', inSidecars: true },
       },
+      sidecarSocketDirs: [],
       listen: { host: '0.0.0.0', port: 8443 },
       tls: { kind: 'files', certFile: '/certs/tls.crt', keyFile: '/certs/tls.key' },
       offline: false,
@@ -47,6 +48,9 @@ describe('parseWebhookArgs', () => {
       '--podinfo-volume=podnetinfo',
       '--podinfo-mount-path=/etc/podnetinfo',
       '--podinfo-in-sidecars=false',
+      '--sidecar-socket-dir=/var/run/vhost-sockets/',
+      '--sidecar-socket-dir=/run/openvswitch/vhost_sockets',
+      '--sidecar-socket-dir=/var/run/vhost-sockets/',
       '--body-limit-bytes=65536',
       '--max-nad-lookups=0',
       '--log-level=debug',
@@ -65,6 +69,8 @@ describe('parseWebhookArgs', () => {
         ovsRunDir: { name: 'ovs', hostPath: '/run/openvswitch', mountPath: '/run/openvswitch', writable: true },
         podinfo: { name: 'podnetinfo', mountPath: '/etc/podnetinfo', inSidecars: false },
       },
+      // In flag order, repeats once; inside the OVS run dir is fine because it is writable here.
+      sidecarSocketDirs: ['/var/run/vhost-sockets/', '/run/openvswitch/vhost_sockets'],
       bodyLimitBytes: 65536,
       maxNadLookups: 0,
       logLevel: 'debug',
@@ -79,6 +85,9 @@ describe('parseWebhookArgs', () => {
     [[...TLS, '--deny-forged=false', '--offline=true'], { denyForged: false, offline: true }],
     [[...TLS, '--ovs-run-dir-writable=false'], { volumes: { ovsRunDir: { writable: false } } }],
     [[...TLS, '--ovs-run-dir-writable=true'], { volumes: { ovsRunDir: { writable: true } } }],
+    // Next to, not inside, the read-only OVS run directory.
+    [[...TLS, '--sidecar-socket-dir', '/var/run/openvswitch2'], { sidecarSocketDirs: ['/var/run/openvswitch2'] }],
+    [[...TLS, '--sidecar-socket-dir', '/var/run/a..b/'], { sidecarSocketDirs: ['/var/run/a..b/'] }],
   ])('accepts %j', (args, want) => {
     expect(parseWebhookArgs(args)).toMatchObject(want);
   });
@@ -105,6 +114,22 @@ describe('parseWebhookArgs', () => {
     [['--dev-cert', 'extra'], "Unexpected argument 'extra'"],
     [['--dev-cert', '--offline=maybe'], "Option '--offline' does not take an argument"],
     [['--dev-cert', '--ovs-run-dir-writable', 'yes'], "Unexpected argument 'yes'"],
+    [['--dev-cert', '--sidecar-socket-dir', 'run/vhost'], '--sidecar-socket-dir: "run/vhost" is not an absolute path (got ["run/vhost"])'],
+    [['--dev-cert', '--sidecar-socket-dir='], '--sidecar-socket-dir: "" is not an absolute path (got [""])'],
+    [['--dev-cert', '--sidecar-socket-dir', '/'], '--sidecar-socket-dir: "/" is the root directory, which would allow any socket path (got ["/"])'],
+    [['--dev-cert', '--sidecar-socket-dir', '//'], '--sidecar-socket-dir: "//" is the root directory, which would allow any socket path (got ["//"])'],
+    [['--dev-cert', '--sidecar-socket-dir', '/var/lib/cni/usrcni/../../../etc'], `--sidecar-socket-dir: "/var/lib/cni/usrcni/../../../etc" contains a '..' segment (got ["/var/lib/cni/usrcni/../../../etc"])`],
+    [['--dev-cert', '--sidecar-socket-dir', '/run/vhost/..'], `--sidecar-socket-dir: "/run/vhost/.." contains a '..' segment (got ["/run/vhost/.."])`],
+    [['--dev-cert', '--sidecar-socket-dir', '/run/vhost\n'], '--sidecar-socket-dir: "/run/vhost\\n" contains a control character (got ["/run/vhost\\n"])'],
+    [['--dev-cert', '--sidecar-socket-dir', '/run/\u0000x'], '--sidecar-socket-dir: "/run/\\u0000x" contains a control character (got ["/run/\\u0000x"])'],
+    [['--dev-cert', '--sidecar-socket-dir', '/run/\u0085x'], '--sidecar-socket-dir: "/run/\u0085x" contains a control character (got ["/run/\u0085x"])'],
+    [['--dev-cert', '--sidecar-socket-dir', '/run/a,/'], `--sidecar-socket-dir: "/run/a,/" contains ',', which separates the entries of KUBEVIRT_VHOSTUSER_SOCKET_DIRS (got ["/run/a,/"])`],
+    [['--dev-cert', '--sidecar-socket-dir', '/run/ok', '--sidecar-socket-dir', 'bad'], '--sidecar-socket-dir: "bad" is not an absolute path (got ["/run/ok","bad"])'],
+    ...['/var/run/openvswitch', '/var/run/openvswitch/vhost_sockets/', '/var/run//openvswitch/./vhost_sockets'].map((dir): [string[], string] => [
+      ['--dev-cert', '--sidecar-socket-dir', dir],
+      `--sidecar-socket-dir ${JSON.stringify(dir)} is inside --ovs-run-dir-mount-path "/var/run/openvswitch/", which compute mounts read-only, ` +
+        'so QEMU could not create its sockets there; pick another directory or add --ovs-run-dir-writable (see docs/threat-model.md)',
+    ]),
   ])('rejects %j naming the flag', (args, message) => {
     expect(() => parseWebhookArgs(args)).toThrow(expect.objectContaining({ code: 'E_CONFIG_INVALID', message }));
   });

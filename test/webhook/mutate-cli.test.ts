@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { validatePod } from '../helpers/pod-schema.js';
-import { REPO_ROOT, loadApiObject, loadPod } from './fixtures.js';
+import { REPO_ROOT, loadApiObject, loadPod, type Json } from './fixtures.js';
 
 const BIN = join(REPO_ROOT, 'bin/kubevirt-vhostuser.js');
 const pod = (name: string) => join(REPO_ROOT, 'fixtures/pods', `${name}.yaml`);
@@ -42,6 +42,16 @@ describe('kubevirt-vhostuser mutate', () => {
       '/spec/containers/0/volumeMounts/-',
       '/spec/containers/1/volumeMounts/-',
     ]);
+  });
+
+  it('takes --sidecar-socket-dir and --ovs-run-dir-writable like the webhook', async () => {
+    const r = await mutate(['--pod', pod('launcher-v1-binding'), '--apply', '--sidecar-socket-dir', '/run/vhost', '--ovs-run-dir-writable']);
+    expect([r.code, r.stderr]).toEqual([0, '']);
+    const patched = JSON.parse(r.stdout) as { spec: { containers: { name: string; env?: Json[]; volumeMounts?: Json[] }[] } };
+    validatePod(patched);
+    const [compute, sidecar] = patched.spec.containers;
+    expect(sidecar?.env?.at(-1)).toEqual({ name: 'KUBEVIRT_VHOSTUSER_SOCKET_DIRS', value: '/run/vhost' });
+    expect(compute?.volumeMounts?.find((m) => m['name'] === 'ovs-run-dir')).toEqual({ name: 'ovs-run-dir', mountPath: '/var/run/openvswitch/' });
   });
 
   it('prints the patched pod with --apply, valid against the Pod schema', async () => {

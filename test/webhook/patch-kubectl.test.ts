@@ -11,9 +11,22 @@ import { kubectlPatchLocal, requireKubectl } from '../helpers/kubectl.js';
 import { validatePod } from '../helpers/pod-schema.js';
 import { REVIEW_CASES, fixtureLookups, loadReview, type Json } from './fixtures.js';
 
-const app = buildApp(parseWebhookArgs(['--dev-cert', '--log-level', 'silent']), { lookups: fixtureLookups(), metrics: createMetrics() });
+// The default flags, and the ones that add more to the patch: the sidecar's env var (an env
+// array may be appended to) and the writable OVS mount.
+const CONFIGS: Record<string, string[]> = {
+  default: [],
+  'sidecar socket dirs, writable OVS dir': ['--sidecar-socket-dir', '/run/vhost', '--sidecar-socket-dir', '/run/dpdk/', '--ovs-run-dir-writable'],
+};
+const apps = Object.fromEntries(
+  Object.entries(CONFIGS).map(([name, flags]) => [
+    name,
+    buildApp(parseWebhookArgs(['--dev-cert', '--log-level', 'silent', ...flags]), { lookups: fixtureLookups(), metrics: createMetrics() }),
+  ]),
+);
 
-async function admit(review: Json): Promise<Json> {
+async function admit(review: Json, config = 'default'): Promise<Json> {
+  const app = apps[config];
+  if (app === undefined) throw new Error(`no app for ${config}`);
   const res = await app.inject({ method: 'POST', url: '/mutate', payload: review });
   expect(res.statusCode).toBe(200);
   return (res.json() as { response: Json }).response;
@@ -23,17 +36,21 @@ function withObject(review: Json, object: Json): Json {
   return { ...review, request: { ...(review['request'] as Json), object } };
 }
 
-const patchedCases = Object.keys(REVIEW_CASES).filter((n) => REVIEW_CASES[n]?.pod !== undefined);
+const patchedCases = Object.keys(REVIEW_CASES)
+  .filter((n) => REVIEW_CASES[n]?.pod !== undefined)
+  .flatMap((n) => Object.keys(CONFIGS).map((config) => [n, config] as const));
+
+type Spec = { containers: { name: string; env?: Json[]; volumeMounts?: Json[] }[] };
 
 beforeAll(() => {
   requireKubectl();
 });
 
 describe('patches applied by kubectl and fast-json-patch', () => {
-  it.each(patchedCases)('%s', async (name) => {
+  it.each(patchedCases)('%s (%s)', async (name, config) => {
     const review = loadReview(name);
     const pod = (review['request'] as Json)['object'] as Json;
-    const response = await admit(review);
+    const response = await admit(review, config);
     if (response['patch'] === undefined) {
       // Nothing to apply; the pod must still be schema-valid for the other cases to mean anything.
       validatePod(pod);
@@ -48,7 +65,17 @@ describe('patches applied by kubectl and fast-json-patch', () => {
 
     expect(byKubectl['spec']).toEqual(byLibrary['spec']);
     validatePod(byKubectl);
-    const again = await admit(withObject(review, byKubectl));
+    // What the patch added, as the API server would store it.
+    const added = patch.map((op) => op.op === 'add' && (op.value as Json)['name']);
+    const spec = byKubectl['spec'] as Spec;
+    const ovs = spec.containers.find((c) => c.name === 'compute')?.volumeMounts?.find((m) => m['name'] === 'ovs-run-dir');
+    if (added.includes('ovs-run-dir')) expect(ovs?.['readOnly']).toBe(config === 'default' ? true : undefined);
+    const sidecar = spec.containers.find((c) => c.env?.some((e) => e['name'] === 'NETWORK_BINDING_PLUGIN_NAME' && e['value'] === 'vhostuser'));
+    if (sidecar !== undefined) {
+      const env = sidecar.env?.filter((e) => e['name'] === 'KUBEVIRT_VHOSTUSER_SOCKET_DIRS');
+      expect(env).toEqual(config === 'default' ? [] : [{ name: 'KUBEVIRT_VHOSTUSER_SOCKET_DIRS', value: '/run/vhost,/run/dpdk/' }]);
+    }
+    const again = await admit(withObject(review, byKubectl), config);
     expect(again).not.toHaveProperty('patch');
     expect(again['allowed']).toBe(true);
   });

@@ -1,7 +1,7 @@
 import fastJsonPatch from 'fast-json-patch';
 import { describe, expect, it } from 'vitest';
 import { parsePod, type Pod } from '../../webhook/src/admission/review.js';
-import { createPlanner, type JsonPatchOp, type PlanPatch } from '../../webhook/src/mutate/plan.js';
+import { createPlanner, planEnvVar, type JsonPatchOp, type PlanPatch } from '../../webhook/src/mutate/plan.js';
 import { defaultMutationConfig, loadPod, podNames, type Json } from './fixtures.js';
 
 const DEFAULT_SETTINGS = defaultMutationConfig().volumes;
@@ -188,5 +188,94 @@ describe('planPatch', () => {
     expect(result.ok ? '' : `${result.error.code}: ${result.error.message}`).toBe(
       'E_POD_UNSUPPORTED: pod tests/p: no container named "compute"; expected a KubeVirt virt-launcher pod',
     );
+  });
+});
+
+describe('planPatch: KUBEVIRT_VHOSTUSER_SOCKET_DIRS on our binding sidecar', () => {
+  const DIRS = ['/var/run/vhost-sockets/', '/run/dpdk'];
+  const VALUE = '/var/run/vhost-sockets/,/run/dpdk';
+  const withDirs = createPlanner({ volumes: DEFAULT_SETTINGS, bindingNames: ['vhostuser'], sidecarSocketDirs: DIRS });
+
+  type EnvPod = { spec: { containers: { name: string; env?: Json[] }[] } };
+  const envOf = (pod: Json, container: string) => (pod as EnvPod).spec.containers.find((c) => c.name === container)?.env ?? [];
+  const ours = (pod: Json, container: string) => envOf(pod, container).filter((e) => e['name'] === 'KUBEVIRT_VHOSTUSER_SOCKET_DIRS');
+
+  it('sets the comma-separated list on the vhostuser sidecar only, appended to its env', () => {
+    const pod = loadPod('several-containers');
+    const ops = opsOf(withDirs, pod);
+    expect(ops.filter((o) => o.path.includes('/env'))).toEqual([
+      { op: 'add', path: '/spec/containers/1/env/-', value: { name: 'KUBEVIRT_VHOSTUSER_SOCKET_DIRS', value: VALUE } },
+    ]);
+    const patched = applyValidated(pod, ops);
+    expect(ours(patched, 'hook-sidecar-0')).toEqual([{ name: 'KUBEVIRT_VHOSTUSER_SOCKET_DIRS', value: VALUE }]);
+    // The env it had is kept in front; compute, the passt sidecar and the console logger get nothing.
+    expect(envOf(patched, 'hook-sidecar-0').slice(0, -1)).toEqual(envOf(pod, 'hook-sidecar-0'));
+    for (const c of ['compute', 'hook-sidecar-1', 'guest-console-log']) expect(envOf(patched, c)).toEqual(envOf(pod, c));
+  });
+
+  it('adds nothing with no --sidecar-socket-dir', () => {
+    expect(opsOf(plan, loadPod('several-containers')).some((o) => o.path.includes('/env'))).toBe(false);
+  });
+
+  it('sets it also with podinfo-in-sidecars off, since the sidecar is recognised by its binding', () => {
+    const off = createPlanner({
+      volumes: { ...DEFAULT_SETTINGS, podinfo: { ...DEFAULT_SETTINGS.podinfo, inSidecars: false } },
+      bindingNames: ['vhostuser'],
+      sidecarSocketDirs: DIRS,
+    });
+    const ops = opsOf(off, loadPod('launcher-v1-binding'));
+    expect(ops.filter((o) => o.path.startsWith('/spec/containers/1/')).map((o) => o.path)).toEqual(['/spec/containers/1/env/-']);
+  });
+
+  it('is idempotent: a sidecar that already has the same value gets nothing more', () => {
+    const patched = applyValidated(loadPod('launcher-v1-binding'), opsOf(withDirs, loadPod('launcher-v1-binding')));
+    expect(opsOf(withDirs, patched)).toEqual([]);
+  });
+
+  it('remembers plans per env state: a pod that already has the value and one that lacks it get different ops', () => {
+    const lacking = loadPod('launcher-v1-binding');
+    const having = applyValidated(lacking, opsOf(withDirs, lacking));
+    const partly = structuredClone(lacking) as EnvPod;
+    partly.spec.containers[1]?.env?.push({ name: 'KUBEVIRT_VHOSTUSER_SOCKET_DIRS', value: VALUE });
+    const envOps = (pod: Json) => opsOf(withDirs, pod).filter((o) => o.path.includes('/env'));
+    expect(envOps(lacking)).toHaveLength(1);
+    expect(envOps(partly as unknown as Json)).toEqual([]);
+    expect(opsOf(withDirs, having)).toEqual([]);
+    expect(envOps(lacking)).toHaveLength(1);
+  });
+
+  it.each<[string, Json[], string]>([
+    ['another value', [{ name: 'KUBEVIRT_VHOSTUSER_SOCKET_DIRS', value: '/' }], 'to "/"'],
+    ['the same value, then another that overrides it', [{ name: 'KUBEVIRT_VHOSTUSER_SOCKET_DIRS', value: VALUE }, { name: 'KUBEVIRT_VHOSTUSER_SOCKET_DIRS', value: '/var/run/openvswitch' }], 'to "/var/run/openvswitch"'],
+    ['a valueFrom source', [{ name: 'KUBEVIRT_VHOSTUSER_SOCKET_DIRS', valueFrom: { configMapKeyRef: { name: 'c', key: 'k' } } }], 'to a valueFrom source'],
+    ['no value', [{ name: 'KUBEVIRT_VHOSTUSER_SOCKET_DIRS' }], 'to an empty value'],
+  ])('refuses (409) a sidecar that already sets it to %s, naming the container and the flag', (_case, entries, what) => {
+    const pod = loadPod('launcher-v1-binding') as EnvPod;
+    pod.spec.containers[1]?.env?.push(...entries);
+    const result = withDirs(parsePod(pod), 'tests/p');
+    expect(result.ok).toBe(false);
+    if (result.ok) return;
+    expect(result.error.code).toBe('E_ENV_CONFLICT');
+    expect(result.error.message).toBe(
+      `pod tests/p: container "hook-sidecar-0" already sets KUBEVIRT_VHOSTUSER_SOCKET_DIRS ${what}; ` +
+        `vhost-user needs "${VALUE}" there. Remove that env var or change --sidecar-socket-dir`,
+    );
+  });
+
+  it('creates the env array before appending when a container has none (planEnvVar)', () => {
+    const pod = { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'p' }, spec: { containers: [{ name: 'compute', image: 'i' }, { name: 'side', image: 'i' }] } };
+    const out: JsonPatchOp[] = [];
+    const entry = { name: 'KUBEVIRT_VHOSTUSER_SOCKET_DIRS', value: VALUE };
+    expect(planEnvVar(pod.spec.containers[1] as never, 1, entry, 'ns/p', '--sidecar-socket-dir', out)).toBe('|e1+');
+    expect(out).toEqual([
+      { op: 'add', path: '/spec/containers/1/env', value: [] },
+      { op: 'add', path: '/spec/containers/1/env/-', value: entry },
+    ]);
+    const patched = applyValidated(pod, out) as unknown as EnvPod;
+    expect(patched.spec.containers[1]?.env).toEqual([entry]);
+    // Run again on the result: present with the same value, so nothing.
+    const again: JsonPatchOp[] = [];
+    expect(planEnvVar(patched.spec.containers[1] as never, 1, entry, 'ns/p', '--sidecar-socket-dir', again)).toBe('');
+    expect(again).toEqual([]);
   });
 });

@@ -123,7 +123,7 @@ export function buildApp(config: AppConfig, deps: AppDeps): FastifyInstance {
     lookupTimeoutMs: config.lookupTimeoutMs,
     maxNadLookups: config.maxNadLookups,
     lookups: deps.lookups,
-    planPatch: createPlanner({ volumes: config.volumes, bindingNames: config.bindingNames }),
+    planPatch: createPlanner({ volumes: config.volumes, bindingNames: config.bindingNames, sidecarSocketDirs: config.sidecarSocketDirs }),
   };
   registerMutateRoute(app, ctx, deps.metrics, config.bodyLimitBytes, logStream);
   const pending = deps.pending ?? (() => []);

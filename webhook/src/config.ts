@@ -4,7 +4,7 @@
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
 import { DEFAULT_BINDING_NAMES } from '../../converter/src/binding.js';
-import { DEFAULT_CONTROLLER_IDENTITY, DEFAULT_VOLUMES as V } from './constants.js';
+import { DEFAULT_CONTROLLER_IDENTITY, DEFAULT_VOLUMES as V, SOCKET_DIRS_ENV } from './constants.js';
 import { WebhookError } from './errors.js';
 import type { VolumeSettings } from './mutate/volumes.js';
 
@@ -31,6 +31,7 @@ export const MUTATION_OPTIONS = {
   'podinfo-volume': { type: 'string', value: 'name', default: V.podinfoVolume, help: 'downward-API volume name (use podnetinfo next to network-resources-injector)' },
   'podinfo-mount-path': { type: 'string', value: 'path', default: V.podinfoMountPath, help: 'where the pod annotations are mounted' },
   'podinfo-in-sidecars': { type: 'string', value: 'true|false', default: 'true', help: 'also mount podinfo in binding sidecars of our binding names' },
+  'sidecar-socket-dir': { type: 'string', multiple: true, value: 'dir', help: `directory our binding sidecar may take socket paths from besides the shared dir, set as ${SOCKET_DIRS_ENV} (repeatable)` },
 } as const satisfies Record<string, OptionSpec>;
 
 /** Flags of the HTTPS server only. */
@@ -57,6 +58,8 @@ export interface MutationConfig {
   readonly bindingNames: readonly string[];
   readonly denyForged: boolean;
   readonly volumes: VolumeSettings;
+  /** Our binding sidecar's allowed socket directories; none means no env var is set. */
+  readonly sidecarSocketDirs: readonly string[];
 }
 
 export type TlsSource = { readonly kind: 'files'; readonly certFile: string; readonly keyFile: string } | { readonly kind: 'dev' };
@@ -76,6 +79,22 @@ export interface WebhookConfig extends MutationConfig {
 
 const dnsLabel = z.string().regex(/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/, 'expected a DNS-1123 label (a-z, 0-9, "-", at most 63)');
 const absPath = z.string().regex(/^\/[^\0:]*$/, 'expected an absolute path').refine((p) => p.replaceAll('/', '') !== '', 'expected a directory below /');
+// One entry of the sidecar's comma-separated socket directory list: anything that could widen
+// the confinement (`/`, `..`) or break the list (a comma, control characters) is refused.
+const socketDir = z.string().superRefine((d, ctx) => {
+  const why = !d.startsWith('/')
+    ? 'is not an absolute path'
+    : d.replaceAll('/', '') === ''
+      ? 'is the root directory, which would allow any socket path'
+      : d.split('/').includes('..')
+        ? "contains a '..' segment"
+        : /\p{Cc}/u.test(d)
+          ? 'contains a control character'
+          : d.includes(',')
+            ? `contains ',', which separates the entries of ${SOCKET_DIRS_ENV}`
+            : undefined;
+  if (why !== undefined) ctx.addIssue({ code: 'custom', message: `${JSON.stringify(d)} ${why}` });
+});
 const nonEmpty = z.string().min(1, 'expected a non-empty value');
 const bool = z.enum(['true', 'false'], 'expected true or false').transform((v) => v === 'true');
 const int = (min: number, max: number) =>
@@ -108,6 +127,7 @@ const mutationSchema = {
   'podinfo-volume': dnsLabel,
   'podinfo-mount-path': absPath,
   'podinfo-in-sidecars': bool,
+  'sidecar-socket-dir': z.array(socketDir).default([]),
 };
 
 const serverSchema = {
@@ -178,11 +198,29 @@ function unique(pairs: readonly (readonly [string, string])[], what: string): vo
   }
 }
 
+/** A directory as a prefix for "is inside" tests: `/a//./b` and `/a/b/` both give `/a/b/`. */
+function dirPrefix(path: string): string {
+  const segments = path.split('/').filter((s) => s !== '' && s !== '.');
+  return `/${segments.map((s) => `${s}/`).join('')}`;
+}
+
 /** The mutation settings from already-parsed flag values. */
 export function toMutationConfig(values: Values): MutationConfig {
   const m = validateFlags(mutationSchema, values);
   unique([['shared-dir-volume', m['shared-dir-volume']], ['ovs-run-dir-volume', m['ovs-run-dir-volume']], ['podinfo-volume', m['podinfo-volume']]], 'volume');
   unique([['shared-dir-mount-path', m['shared-dir-mount-path']], ['ovs-run-dir-mount-path', m['ovs-run-dir-mount-path']], ['podinfo-mount-path', m['podinfo-mount-path']]], 'mount path');
+  if (!m['ovs-run-dir-writable']) {
+    // QEMU creates the vhost-user sockets, which it cannot do under a read-only mount: such a VM
+    // would fail at start-up far from this setting.
+    const ovs = dirPrefix(m['ovs-run-dir-mount-path']);
+    const inside = m['sidecar-socket-dir'].find((d) => dirPrefix(d).startsWith(ovs));
+    if (inside !== undefined) {
+      throw configError(
+        `--sidecar-socket-dir ${JSON.stringify(inside)} is inside --ovs-run-dir-mount-path ${JSON.stringify(m['ovs-run-dir-mount-path'])}, ` +
+          'which compute mounts read-only, so QEMU could not create its sockets there; pick another directory or add --ovs-run-dir-writable (see docs/threat-model.md)',
+      );
+    }
+  }
   return {
     controllerIdentities: [...new Set(m['controller-identity'])],
     bindingNames: [...new Set(m['binding-name'])],
@@ -197,6 +235,7 @@ export function toMutationConfig(values: Values): MutationConfig {
       },
       podinfo: { name: m['podinfo-volume'], mountPath: m['podinfo-mount-path'], inSidecars: m['podinfo-in-sidecars'] },
     },
+    sidecarSocketDirs: [...new Set(m['sidecar-socket-dir'])],
   };
 }
 

@@ -11,6 +11,12 @@ export const COMPUTE_CONTAINER = 'compute';
 /** Env var KubeVirt sets on a network binding plugin sidecar: the binding name it serves. */
 export const BINDING_PLUGIN_ENV = 'NETWORK_BINDING_PLUGIN_NAME';
 
+/**
+ * Env var our hook sidecar reads its allowed socket directories from (comma-separated). The
+ * webhook sets it because KubeVirt starts the sidecar image without arguments.
+ */
+export const SOCKET_DIRS_ENV = 'KUBEVIRT_VHOSTUSER_SOCKET_DIRS';
+
 /** Owner kinds accepted as "created by KubeVirt for a VMI". */
 export const VMI_KIND = 'VirtualMachineInstance';
 export const VMI_API_VERSIONS: readonly string[] = ['kubevirt.io/v1', 'kubevirt.io/v1alpha3'];

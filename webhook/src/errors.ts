@@ -8,6 +8,7 @@ export type WebhookErrorCode =
   | 'E_NOT_FOUND' // unknown path or method -> HTTP 404
   | 'E_FORGED_LAUNCHER' // launcher label without KubeVirt's owner or user, with --deny-forged -> allowed:false, 403
   | 'E_VOLUME_CONFLICT' // the pod already has our volume name or mount path for something else -> allowed:false, 409
+  | 'E_ENV_CONFLICT' // our sidecar already sets an env var we set, to another value -> allowed:false, 409
   | 'E_POD_UNSUPPORTED' // a launcher pod without a compute container -> allowed:false, 422
   | 'E_LOOKUP_FAILED' // the Kubernetes API answered with an error -> HTTP 500 (failurePolicy applies)
   | 'E_LOOKUP_TIMEOUT' // a lookup took longer than --lookup-timeout-ms -> HTTP 500
@@ -31,6 +32,7 @@ export const HTTP_STATUS: Partial<Record<WebhookErrorCode, number>> = {
 export const DENIAL_STATUS: Partial<Record<WebhookErrorCode, number>> = {
   E_FORGED_LAUNCHER: 403,
   E_VOLUME_CONFLICT: 409,
+  E_ENV_CONFLICT: 409,
   E_POD_UNSUPPORTED: 422,
 };
 

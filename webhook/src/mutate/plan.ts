@@ -2,7 +2,7 @@
 // Only `add` ops, built directly from the pod (no clone, no diff); running it on its own output
 // yields no ops. Never reads files, the clock or the network.
 import type { Container, Pod, Volume } from '../admission/review.js';
-import { BINDING_PLUGIN_ENV, COMPUTE_CONTAINER } from '../constants.js';
+import { BINDING_PLUGIN_ENV, COMPUTE_CONTAINER, SOCKET_DIRS_ENV } from '../constants.js';
 import { WebhookError } from '../errors.js';
 import { pointer } from './json-pointer.js';
 import { normalizeDir, describeSource, wantedVolumes, type VolumeSettings, type WantedVolume } from './volumes.js';
@@ -20,6 +20,11 @@ export type PlanResult =
 export interface PlannerSettings {
   readonly volumes: VolumeSettings;
   readonly bindingNames: readonly string[];
+  /**
+   * Allowed socket directories for our binding sidecar, set on it as SOCKET_DIRS_ENV; none (the
+   * default) sets nothing.
+   */
+  readonly sidecarSocketDirs?: readonly string[];
 }
 
 export type PlanPatch = (pod: Pod, podRef: string) => PlanResult;
@@ -49,6 +54,53 @@ function conflict(message: string, details: Record<string, unknown>): WebhookErr
   return new WebhookError('E_VOLUME_CONFLICT', message, details);
 }
 
+/** How an env entry sets its value, for conflict messages. */
+function describeEnvValue(e: NonNullable<Container['env']>[number]): string {
+  if (e['valueFrom'] != null) return 'a valueFrom source';
+  return e.value === undefined ? 'an empty value' : JSON.stringify(e.value);
+}
+
+/**
+ * Plans setting `entry` on container `i`, add-only: nothing when the container already has it
+ * with this value, E_ENV_CONFLICT when it has the name with another value. Returns the plan-key
+ * part ('' for no ops) and, with `out`, appends the ops.
+ *
+ * @example planEnvVar({ name: 'c' }, 1, { name: 'A', value: 'b' }, 'ns/p', '--flag', ops) // '|e1+'
+ */
+export function planEnvVar(
+  c: Container,
+  i: number,
+  entry: { readonly name: string; readonly value: string },
+  podRef: string,
+  flag: string,
+  out?: JsonPatchOp[],
+): string | WebhookError {
+  const env = c.env;
+  let present = false;
+  if (env != null) {
+    for (const e of env) {
+      if (e.name !== entry.name) continue;
+      // A later entry of a name overrides an earlier one, so every entry must already agree; a
+      // different value is refused like a foreign volume under our name, not overwritten.
+      if (e.value !== entry.value || e['valueFrom'] != null) {
+        return new WebhookError(
+          'E_ENV_CONFLICT',
+          `pod ${podRef}: container "${c.name}" already sets ${entry.name} to ${describeEnvValue(e)}; ` +
+            `vhost-user needs ${JSON.stringify(entry.value)} there. Remove that env var or change ${flag}`,
+          { container: c.name, env: entry.name },
+        );
+      }
+      present = true;
+    }
+  }
+  if (present) return '';
+  // An absent env array is created first: JSON Patch cannot append to a missing array.
+  if (env == null) out?.push({ op: 'add', path: pointer('spec', 'containers', i, 'env'), value: [] });
+  out?.push({ op: 'add', path: pointer('spec', 'containers', i, 'env', '-'), value: entry });
+  return `|e${i}${env == null ? '+' : ''}`;
+}
+
+const NO_ROLES: readonly number[] = Object.freeze([]);
 const NO_OPS: PlanResult = Object.freeze({ ok: true, ops: Object.freeze([]) });
 /** Distinct plans remembered per planner; pods of one KubeVirt release share a handful. */
 const MAX_PLANS = 256;
@@ -68,6 +120,8 @@ export function createPlanner(settings: PlannerSettings): PlanPatch {
   const all = wanted.map((_, k) => k);
   const { bindingNames } = settings;
   const inSidecars = settings.volumes.podinfo.inSidecars;
+  const socketDirs = settings.sidecarSocketDirs ?? [];
+  const socketDirsEnv = socketDirs.length === 0 ? undefined : Object.freeze({ name: SOCKET_DIRS_ENV, value: socketDirs.join(',') });
   const plans = new Map<string, readonly JsonPatchOp[]>();
 
   /**
@@ -82,9 +136,12 @@ export function createPlanner(settings: PlannerSettings): PlanPatch {
     for (let i = 0; i < containers.length; i++) {
       const c = containers[i] as Container;
       let roles: readonly number[];
+      let sidecar = false;
       if (c.name === COMPUTE_CONTAINER) roles = all;
-      else if (inSidecars && bindingNames.includes(bindingPluginName(c) ?? '')) roles = podinfoOnly;
-      else continue;
+      else if (bindingNames.includes(bindingPluginName(c) ?? '')) {
+        sidecar = true;
+        roles = inSidecars ? podinfoOnly : NO_ROLES;
+      } else continue;
       const mounts = c.volumeMounts;
       let started = false;
       for (const k of roles) {
@@ -113,6 +170,11 @@ export function createPlanner(settings: PlannerSettings): PlanPatch {
         referenced |= 1 << k;
         mountOps?.push({ op: 'add', path: pointer('spec', 'containers', i, 'volumeMounts', '-'), value: w.mount });
       }
+      if (sidecar && socketDirsEnv !== undefined) {
+        const envKey = planEnvVar(c, i, socketDirsEnv, podRef, '--sidecar-socket-dir', mountOps);
+        if (typeof envKey !== 'string') return envKey;
+        mountKey += envKey;
+      }
     }
 
     let volumeKey = '';
@@ -136,7 +198,7 @@ export function createPlanner(settings: PlannerSettings): PlanPatch {
       volumeKey += k;
       out?.push({ op: 'add', path: pointer('spec', 'volumes', '-'), value: w.volume });
     }
-    // Volumes first, then mounts: a mount never names a volume the patch has not added yet.
+    // Volumes first, then mounts (and env): a mount never names a volume the patch has not added yet.
     if (out !== undefined && mountOps !== undefined) out.push(...mountOps);
     return volumeKey + mountKey;
   }
