@@ -49,6 +49,7 @@ describe('Deployment args', () => {
         ovsRunDir: { name: 'ovs-run-dir', hostPath: '/var/run/openvswitch/', mountPath: '/var/run/openvswitch/', writable: false },
         podinfo: { name: 'podinfo', mountPath: '/etc/podnetinfo', inSidecars: true },
       },
+      sidecarSocketDirs: [],
     });
   });
 
@@ -70,6 +71,7 @@ describe('Deployment args', () => {
         ovsRunDir: { name: 'ovs-run', hostPath: '/run/openvswitch', mountPath: '/run/openvswitch', writable: true },
         podinfo: { name: 'podnetinfo', mountPath: '/etc/podnetinfo', inSidecars: false },
       },
+      sidecarSocketDirs: ['/var/run/vhost-sockets', '/run/openvswitch/vhost_sockets/'],
     });
   });
 

@@ -48,6 +48,8 @@ export const nonDefaultWebhook: Values = {
     ovsRunDir: { name: 'ovs-run', hostPath: '/run/openvswitch', mountPath: '/run/openvswitch', writable: true },
     podinfo: { name: 'podnetinfo', mountPath: '/etc/podnetinfo', inSidecars: false },
   },
+  // Inside the OVS run directory too, which its writable mount above allows.
+  'sidecar.socketDirs': ['/var/run/vhost-sockets', '/run/openvswitch/vhost_sockets/'],
 };
 
 export function deploymentOf(objects: readonly K8sObject[]): K8sObject {

@@ -18,6 +18,15 @@ describe('values.schema.json', () => {
     ['an unknown log level', { 'webhook.logLevel': 'verbose' }, "at '/webhook/logLevel': value must be one of"],
     ['a relative mount path', { 'webhook.volumes.podinfo.mountPath': 'etc/podnetinfo' }, "at '/webhook/volumes/podinfo/mountPath'"],
     ['a writable flag that is not a boolean', { 'webhook.volumes.ovsRunDir.writable': 'yes' }, "at '/webhook/volumes/ovsRunDir/writable': got string, want boolean"],
+    ['a relative socket directory', { 'sidecar.socketDirs': ['run/vhost'] }, "at '/sidecar/socketDirs/0'"],
+    ['the root as a socket directory', { 'sidecar.socketDirs': ['/run/vhost', '/'] }, "at '/sidecar/socketDirs/1'"],
+    ['a socket directory with a .. segment', { 'sidecar.socketDirs': ['/var/lib/cni/usrcni/../../../var/run/openvswitch'] }, "at '/sidecar/socketDirs/0'"],
+    ['a socket directory ending in ..', { 'sidecar.socketDirs': ['/run/vhost/..'] }, "at '/sidecar/socketDirs/0'"],
+    ['a socket directory with a comma', { 'sidecar.socketDirs': ['/run/a,/var/run/openvswitch'] }, "at '/sidecar/socketDirs/0'"],
+    ['a socket directory with a newline', { 'sidecar.socketDirs': ['/run/vhost\n'] }, "at '/sidecar/socketDirs/0'"],
+    ['a socket directory with a C1 control character', { 'sidecar.socketDirs': ['/run/\u0085vhost'] }, "at '/sidecar/socketDirs/0'"],
+    ['the same socket directory twice', { 'sidecar.socketDirs': ['/run/vhost', '/run/vhost'] }, "at '/sidecar/socketDirs'"],
+    ['socket directories that are no list', { 'sidecar.socketDirs': '/run/vhost' }, "at '/sidecar/socketDirs': got string, want array"],
     ['a volume name that is no DNS label', { 'webhook.volumes.sharedDir.name': 'Shared_Dir' }, "at '/webhook/volumes/sharedDir/name'"],
     ['a privileged port', { 'webhook.port': 443 }, "at '/webhook/port': minimum: got 443, want 1,024"],
     ['no controller identity', { 'webhook.controllerIdentities': [] }, "at '/webhook/controllerIdentities': minItems"],
@@ -37,7 +46,9 @@ describe('values.schema.json', () => {
   });
 
   it('accepts the defaults and values of the right shape', async () => {
-    const run = await tryTemplate({ values: { 'webhook.timeoutSeconds': 30, 'webhook.failurePolicy': 'Ignore', replicaCount: 1 } });
+    const run = await tryTemplate({
+      values: { 'webhook.timeoutSeconds': 30, 'webhook.failurePolicy': 'Ignore', replicaCount: 1, 'sidecar.socketDirs': ['/run/a..b', '/var/run/openvswitch2/'] },
+    });
     expect(run.stderr).toBe('');
     expect(run.code).toBe(0);
   });
@@ -50,6 +61,11 @@ describe('cross-value checks', () => {
       { 'webhook.timeoutSeconds': 5, 'webhook.lookupTimeoutMs': 4500 },
       'webhook.lookupTimeoutMs (4500) must be at least 1000 ms below webhook.timeoutSeconds (5 s)',
     ],
+    ...['/var/run/openvswitch', '/var/run/openvswitch/vhost_sockets/'].map((dir): [string, Values, string] => [
+      `a socket directory ${dir} inside the read-only OVS run directory`,
+      { 'sidecar.socketDirs': ['/run/vhost', dir] },
+      `sidecar.socketDirs entry "${dir}" is inside webhook.volumes.ovsRunDir.mountPath (/var/run/openvswitch/), which compute mounts read-only`,
+    ]),
     [
       'a renewal window longer than the certificate lives',
       { 'tls.selfSigned.validityDays': 90, 'tls.selfSigned.renewBeforeDays': 90 },

@@ -80,7 +80,31 @@ the Deployment so that every render runs them.
 {{- if gt (add (int $w.lookupTimeoutMs) 1000) (mul (int $w.timeoutSeconds) 1000) }}
 {{- fail (printf "webhook.lookupTimeoutMs (%d) must be at least 1000 ms below webhook.timeoutSeconds (%d s): the webhook has to answer before the API server gives up on it" (int $w.lookupTimeoutMs) (int $w.timeoutSeconds)) }}
 {{- end }}
+{{- if lt (int $w.maxInflightBodyBytes) (int $w.bodyLimitBytes) }}
+{{- fail (printf "webhook.maxInflightBodyBytes (%d) must be at least webhook.bodyLimitBytes (%d): a review of the largest accepted size could never be held" (int $w.maxInflightBodyBytes) (int $w.bodyLimitBytes)) }}
+{{- end }}
+{{- /* The webhook refuses this at start-up too; failing here keeps it from crash-looping. */}}
+{{- $ovs := $w.volumes.ovsRunDir }}
+{{- if not $ovs.writable }}
+{{- $prefix := printf "%s/" (regexReplaceAll "/+$" $ovs.mountPath "") }}
+{{- range .Values.sidecar.socketDirs }}
+{{- if hasPrefix $prefix (printf "%s/" (regexReplaceAll "/+$" . "")) }}
+{{- fail (printf "sidecar.socketDirs entry %q is inside webhook.volumes.ovsRunDir.mountPath (%s), which compute mounts read-only, so QEMU could not create its sockets there: pick another directory or set webhook.volumes.ovsRunDir.writable (see docs/threat-model.md)" . $ovs.mountPath) }}
+{{- end }}
+{{- end }}
+{{- end }}
 {{- if and (eq .Values.tls.mode "selfSigned") (ge (int .Values.tls.selfSigned.renewBeforeDays) (int .Values.tls.selfSigned.validityDays)) }}
 {{- fail (printf "tls.selfSigned.renewBeforeDays (%d) must be below tls.selfSigned.validityDays (%d), or every upgrade regenerates the certificate" (int .Values.tls.selfSigned.renewBeforeDays) (int .Values.tls.selfSigned.validityDays)) }}
 {{- end }}
+{{- end }}
+
+{{/*
+"true" when the MutatingWebhookConfiguration gets matchConditions: forced by
+webhook.matchConditions, or on "auto" when the cluster is Kubernetes >= 1.28 (beta, on by default).
+*/}}
+{{- define "kubevirt-vhostuser.matchConditions" -}}
+{{- $v := .Values.webhook.matchConditions -}}
+{{- if eq (toString $v) "auto" -}}
+{{- if semverCompare ">=1.28-0" .Capabilities.KubeVersion.Version -}}true{{- end -}}
+{{- else if $v -}}true{{- end -}}
 {{- end }}
