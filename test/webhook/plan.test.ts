@@ -248,6 +248,8 @@ describe('planPatch: KUBEVIRT_VHOSTUSER_SOCKET_DIRS on our binding sidecar', () 
     ['another value', [{ name: 'KUBEVIRT_VHOSTUSER_SOCKET_DIRS', value: '/' }], 'to "/"'],
     ['the same value, then another that overrides it', [{ name: 'KUBEVIRT_VHOSTUSER_SOCKET_DIRS', value: VALUE }, { name: 'KUBEVIRT_VHOSTUSER_SOCKET_DIRS', value: '/var/run/openvswitch' }], 'to "/var/run/openvswitch"'],
     ['a valueFrom source', [{ name: 'KUBEVIRT_VHOSTUSER_SOCKET_DIRS', valueFrom: { configMapKeyRef: { name: 'c', key: 'k' } } }], 'to a valueFrom source'],
+    // Invalid for the API server too, but the webhook sees the pod before validation does.
+    ['our value and a valueFrom source', [{ name: 'KUBEVIRT_VHOSTUSER_SOCKET_DIRS', value: VALUE, valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } }], 'to a valueFrom source'],
     ['no value', [{ name: 'KUBEVIRT_VHOSTUSER_SOCKET_DIRS' }], 'to an empty value'],
   ])('refuses (409) a sidecar that already sets it to %s, naming the container and the flag', (_case, entries, what) => {
     const pod = loadPod('launcher-v1-binding') as EnvPod;
