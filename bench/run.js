@@ -1,16 +1,17 @@
 // `npm run bench`: runs the converter, start-up and webhook benches on the built dist/, prints
 // one `name: value` line per figure at the end, and writes them with the run's details to
 // bench/results/<time>.json and bench/results/latest.json. Measures only; asserts nothing.
-// Usage: node bench/run.js [converter] [startup] [webhook]   (all by default)
+// Usage: node bench/run.js [converter] [rewrite-scale] [startup] [webhook]   (all by default)
 import { mkdir, writeFile } from 'node:fs/promises';
 import { availableParallelism, cpus, loadavg, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { benchConverter } from './converter.js';
 import { loadReview, makeCertDir, ROOT } from './lib/setup.js';
+import { benchRewriteScale } from './rewrite-scale.js';
 import { benchStartup } from './startup.js';
 import { benchWebhook } from './webhook.js';
 
-const PHASES = ['converter', 'startup', 'webhook'];
+const PHASES = ['converter', 'rewrite-scale', 'startup', 'webhook'];
 
 function say(line) {
   process.stderr.write(`${line}\n`);
@@ -46,6 +47,12 @@ async function main(args) {
       const r = await benchConverter({ say });
       Object.assign(figures, r.figures);
       detail.converter = r.detail;
+    }
+    if (phases.includes('rewrite-scale')) {
+      say('rewrite-scale: 10 000 interfaces on a one-line domain, 20 000 attributes on one element');
+      const r = await benchRewriteScale({ say });
+      Object.assign(figures, r.figures);
+      detail.rewriteScale = r.detail;
     }
     if (phases.includes('startup')) {
       say('startup: spawn to /readyz 200');

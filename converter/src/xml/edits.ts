@@ -11,11 +11,24 @@ export interface TextEdit {
   readonly text: string;
 }
 
+const isBlank = (code: number): boolean => code === 32 /* space */ || code === 9 /* tab */;
+const isSpace = (code: number): boolean => isBlank(code) || code === 10 /* \n */ || code === 13 /* \r */;
+
 /** The whitespace from the start of the line to `offset`, or null if something else precedes it. */
 export function lineIndent(src: string, offset: number): string | null {
-  const lineStart = src.lastIndexOf('\n', offset - 1) + 1;
-  const lead = src.slice(lineStart, offset);
-  return /^[ \t]*$/.test(lead) ? lead : null;
+  // Walk back over blanks only: looking for the line start first would read a one-line domain
+  // back to its beginning for every element laid out, which is quadratic.
+  let j = offset - 1;
+  while (j >= 0 && isBlank(src.charCodeAt(j))) j--;
+  return j < 0 || src.charCodeAt(j) === 10 ? src.slice(j + 1, offset) : null;
+}
+
+/** The offset where the whitespace that ends src[from, to) begins (`to` if there is none). */
+function trailingSpaceStart(src: string, from: number, to: number): number {
+  // A loop, not a /\s+$/ regex, which retries from every blank of every earlier run of blanks.
+  let j = to;
+  while (j > from && isSpace(src.charCodeAt(j - 1))) j--;
+  return j;
 }
 
 /** One indentation step, learned from a child and its parent; two spaces when they do not tell. */
@@ -67,12 +80,11 @@ export function appendChildren(src: string, parent: XmlElement, nodes: readonly 
   if (parent.selfClosing) {
     return { start: parent.openEnd - 2, end: parent.openEnd, text: `>${renderLines(nodes, layout)}${close}</${parent.name}>` };
   }
-  const content = src.slice(parent.openEnd, parent.closeStart);
-  if (/^[ \t\r\n]*$/.test(content)) {
+  const at = trailingSpaceStart(src, parent.openEnd, parent.closeStart);
+  if (at === parent.openEnd) {
     return { start: parent.openEnd, end: parent.closeStart, text: renderLines(nodes, layout) + close };
   }
   // Comments or text inside: add after them, before the whitespace that precedes the end tag.
-  const at = parent.openEnd + content.replace(/[ \t\r\n]+$/, '').length;
   return { start: at, end: at, text: renderLines(nodes, layout) };
 }
 

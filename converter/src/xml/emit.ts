@@ -38,7 +38,12 @@ export function escapeAttribute(value: string): string {
 }
 
 function node(name: string, attrs: Record<string, string | number | undefined>, children: XmlNode[] = []): XmlNode {
-  const list = Object.entries(attrs).flatMap(([k, v]) => (v === undefined ? [] : [[k, String(v)] as const]));
+  // A plain loop: entries + flatMap made four short-lived arrays per attribute, per interface.
+  const list: (readonly [string, string])[] = [];
+  for (const k in attrs) {
+    const v = attrs[k];
+    if (v !== undefined) list.push([k, String(v)]);
+  }
   return { name, attrs: list, children };
 }
 
@@ -71,14 +76,22 @@ export function buildInterfaceNode(iface: ResolvedInterface): XmlNode {
 
 /** Serializes `n`; the first line carries no indent (the caller puts the text after one). */
 export function renderNode(n: XmlNode, layout: Layout): string {
-  const attrs = n.attrs.map(([k, v]) => ` ${k}='${escapeAttribute(v)}'`).join('');
-  if (n.children.length === 0) return `<${n.name}${attrs}/>`;
-  const { indent, step, newline } = layout;
-  const inner = indent === null ? layout : { ...layout, indent: indent + step };
-  const lead = inner.indent === null ? '' : newline + inner.indent;
-  const body = n.children.map((c) => lead + renderNode(c, inner)).join('');
-  const close = indent === null ? '' : newline + indent;
-  return `<${n.name}${attrs}>${body}${close}</${n.name}>`;
+  return renderAt(n, layout.indent === null ? null : layout.newline + layout.indent, layout.step);
+}
+
+/**
+ * `n` with `lead` (newline + indent, or null on one line) before its end tag and `lead + step`
+ * before each child. Plain concatenation: map/join and a layout object per element cost more
+ * than the text itself when ten thousand interfaces are written.
+ */
+function renderAt(n: XmlNode, lead: string | null, step: string): string {
+  let out = `<${n.name}`;
+  for (const [k, v] of n.attrs) out += ` ${k}='${escapeAttribute(v)}'`;
+  if (n.children.length === 0) return `${out}/>`;
+  out += '>';
+  const inner = lead === null ? null : lead + step;
+  for (const c of n.children) out += (inner ?? '') + renderAt(c, inner, step);
+  return `${out}${lead ?? ''}</${n.name}>`;
 }
 
 /**

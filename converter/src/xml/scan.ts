@@ -37,8 +37,6 @@ export interface XmlDocument {
   readonly newline: '\n' | '\r\n';
 }
 
-const NAME = /[A-Za-z_:\u00C0-\uFFFF][-A-Za-z0-9_:.\u00B7\u00C0-\uFFFF]*/y;
-const SPACE = /[ \t\r\n]*/y;
 const REFERENCE = /&(?:(lt|gt|amp|apos|quot)|#([0-9]+)|#x([0-9a-fA-F]+));/y;
 const NAMED: Record<string, string> = { lt: '<', gt: '>', amp: '&', apos: "'", quot: '"' };
 // Characters XML 1.0 forbids anywhere, even escaped.
@@ -62,13 +60,45 @@ function syntaxError(src: string, offset: number, problem: string): never {
 }
 
 /**
- * The first '&' in src[from, to), or -1. Not indexOf: with no '&' left in the document it would
- * read on to the end for every attribute and text, making a scan quadratic in the document size.
+ * The first `code` in src[from, to), or -1. Not indexOf: with no such character left in the
+ * document it would read on to the end for every attribute and text, making a scan quadratic.
  */
-function ampersandIn(src: string, from: number, to: number): number {
-  for (let j = from; j < to; j++) if (src.charCodeAt(j) === 38 /* & */) return j;
+function charIn(src: string, code: number, from: number, to: number): number {
+  for (let j = from; j < to; j++) if (src.charCodeAt(j) === code) return j;
   return -1;
 }
+
+const AMPERSAND = 38;
+const LESS_THAN = 60;
+
+// Element and attribute names: XML 1.0's NameStartChar and NameChar within the BMP, the set
+// fast-xml-parser's validator accepts, so a name it refuses is refused here too (see
+// scanChecked in rewrite.ts). Tested by character code: a sticky regex allocates a match for every name.
+function isNameStart(c: number): boolean {
+  if (c < 0x80) return (c >= 97 && c <= 122) || (c >= 65 && c <= 90) || c === 95 /* _ */ || c === 58 /* : */;
+  return (
+    (c >= 0xc0 && c <= 0xd6) ||
+    (c >= 0xd8 && c <= 0xf6) ||
+    (c >= 0xf8 && c <= 0x2ff) ||
+    (c >= 0x370 && c <= 0x37d) ||
+    (c >= 0x37f && c <= 0x1fff) ||
+    (c >= 0x200c && c <= 0x200d) ||
+    (c >= 0x2070 && c <= 0x218f) ||
+    (c >= 0x2c00 && c <= 0x2fef) ||
+    (c >= 0x3001 && c <= 0xd7ff) ||
+    (c >= 0xf900 && c <= 0xfdcf) ||
+    (c >= 0xfdf0 && c <= 0xfffd)
+  );
+}
+
+function isNameChar(c: number): boolean {
+  if (c < 0x80) return isNameStart(c) || (c >= 48 && c <= 57) || c === 45 /* - */ || c === 46 /* . */;
+  return isNameStart(c) || c === 0xb7 || (c >= 0x300 && c <= 0x36f) || (c >= 0x203f && c <= 0x2040);
+}
+
+const isSpace = (c: number): boolean => c === 32 || c === 10 || c === 9 || c === 13;
+/** Above this many attributes, duplicates are found with a set instead of by comparing with each. */
+const LINEAR_ATTRS = 8;
 
 /**
  * Decodes the five predefined entities and character references in src[from, to); anything else
@@ -78,7 +108,7 @@ function decodeReferences(src: string, from: number, to: number, literal: (text:
   let out = '';
   let i = from;
   while (i < to) {
-    const amp = ampersandIn(src, i, to);
+    const amp = charIn(src, AMPERSAND, i, to);
     if (amp < 0) break;
     out += literal(src.slice(i, amp));
     REFERENCE.lastIndex = amp;
@@ -103,6 +133,8 @@ class Scanner {
   private i = 0;
   private readonly stack: XmlElement[] = [];
   private root: XmlElement | null = null;
+  /** Attribute names of the start tag being read, once it has more than LINEAR_ATTRS. */
+  private readonly attrNames = new Set<string>();
 
   constructor(private readonly src: string) {}
 
@@ -131,7 +163,13 @@ class Scanner {
 
   private markup(): void {
     const { src, i } = this;
-    if (src.startsWith('<!--', i)) {
+    // Most markup is a start or end tag: one character tells them from the rest.
+    const next = src.charCodeAt(i + 1);
+    if (next === 47 /* / */) {
+      this.endTag();
+    } else if (next !== 33 /* ! */ && next !== 63 /* ? */) {
+      this.startTag();
+    } else if (src.startsWith('<!--', i)) {
       const close = this.skipTo('-->', i + 4, 'comment');
       if (src.slice(i + 4, close).includes('--') || src[close - 1] === '-') syntaxError(src, i, "a comment contains '--'");
       this.i = close + 3;
@@ -147,33 +185,31 @@ class Scanner {
       const isDecl = /^<\?xml[ \t\r\n?]/i.test(src.slice(i, i + 6));
       if (isDecl && i !== (src.startsWith('\uFEFF') ? 1 : 0)) syntaxError(src, i, 'the XML declaration is not at the very start');
       this.i = close + 2;
-    } else if (src.startsWith('</', i)) {
-      this.endTag();
-    } else {
-      this.startTag();
     }
   }
 
-  private name(what: string): string {
-    NAME.lastIndex = this.i;
-    const m = NAME.exec(this.src);
-    if (m === null) syntaxError(this.src, this.i, `expected ${what}`);
-    this.i = NAME.lastIndex;
-    return m[0];
+  /** The name at the cursor, or null (the caller names what it expected). */
+  private name(): string | null {
+    const { src } = this;
+    const start = this.i;
+    if (start >= src.length || !isNameStart(src.charCodeAt(start))) return null;
+    let j = start + 1;
+    while (j < src.length && isNameChar(src.charCodeAt(j))) j++;
+    this.i = j;
+    return src.slice(start, j);
   }
 
   private space(): boolean {
-    SPACE.lastIndex = this.i;
-    SPACE.exec(this.src);
-    const moved = SPACE.lastIndex > this.i;
-    this.i = SPACE.lastIndex;
-    return moved;
+    const { src } = this;
+    const start = this.i;
+    while (this.i < src.length && isSpace(src.charCodeAt(this.i))) this.i++;
+    return this.i > start;
   }
 
   private endTag(): void {
     const start = this.i;
     this.i += 2;
-    const name = this.name('an element name after </');
+    const name = this.name() ?? syntaxError(this.src, this.i, 'expected an element name after </');
     this.space();
     if (this.src[this.i] !== '>') syntaxError(this.src, this.i, `expected '>' to end </${name}>`);
     this.i += 1;
@@ -190,9 +226,10 @@ class Scanner {
     const start = this.i;
     if (this.root !== null && this.stack.length === 0) syntaxError(src, start, 'there is content after the root element');
     this.i += 1;
-    const name = this.name('an element name after <');
+    const name = this.name() ?? syntaxError(src, this.i, 'expected an element name after <');
     const parent = this.stack.at(-1) ?? null;
     const el: XmlElement = { name, parent, attrs: [], children: [], start, nameEnd: this.i, openEnd: 0, closeStart: 0, end: 0, selfClosing: false };
+    this.attrNames.clear();
     for (;;) {
       const spaced = this.space();
       if (src[this.i] === '>' || src.startsWith('/>', this.i)) break;
@@ -215,20 +252,40 @@ class Scanner {
   private attribute(el: XmlElement): XmlAttr {
     const { src } = this;
     const start = this.i;
-    const name = this.name(`an attribute name in <${el.name}>`);
-    if (el.attrs.some((a) => a.name === name)) syntaxError(src, start, `attribute '${name}' appears twice in <${el.name}>`);
+    const name = this.name() ?? syntaxError(src, this.i, `expected an attribute name in <${el.name}>`);
+    if (this.seenAttribute(el, name)) syntaxError(src, start, `attribute '${name}' appears twice in <${el.name}>`);
     this.space();
     if (src[this.i] !== '=') syntaxError(src, this.i, `attribute '${name}' of <${el.name}> has no value`);
     this.i += 1;
     this.space();
     const quote = src[this.i];
     if (quote !== '"' && quote !== "'") syntaxError(src, this.i, `the value of attribute '${name}' is not quoted`);
-    const close = this.skipTo(quote, this.i + 1, `attribute '${name}'`);
-    const lt = src.indexOf('<', this.i + 1);
-    if (lt >= 0 && lt < close) syntaxError(src, lt, `'<' inside the value of attribute '${name}'`);
-    const value = decodeReferences(src, this.i + 1, close, normalizeSpaces);
+    const close = src.indexOf(quote, this.i + 1);
+    if (close < 0) syntaxError(src, this.i, `attribute '${name}' is never closed`);
+    // One pass finds a '<' (refused) and tells whether the value needs decoding at all; most
+    // values need none and are then the source text itself.
+    let plain = true;
+    for (let j = this.i + 1; j < close; j++) {
+      const c = src.charCodeAt(j);
+      if (c === LESS_THAN) syntaxError(src, j, `'<' inside the value of attribute '${name}'`);
+      if (c === AMPERSAND || c === 9 || c === 10 || c === 13) plain = false;
+    }
+    const value = plain ? src.slice(this.i + 1, close) : decodeReferences(src, this.i + 1, close, normalizeSpaces);
     this.i = close + 1;
     return { name, value, start, end: this.i };
+  }
+
+  /**
+   * Whether `el` already has an attribute `name`. A few attributes are compared one by one (no
+   * set to fill for the usual element); past LINEAR_ATTRS a set keeps the start tag linear.
+   */
+  private seenAttribute(el: XmlElement, name: string): boolean {
+    const { attrs } = el;
+    if (attrs.length < LINEAR_ATTRS) return attrs.some((a) => a.name === name);
+    if (this.attrNames.size === 0) for (const a of attrs) this.attrNames.add(a.name);
+    if (this.attrNames.has(name)) return true;
+    this.attrNames.add(name);
+    return false;
   }
 
   /** Character data: references must resolve, and outside the root only whitespace may appear. */
