@@ -9,7 +9,7 @@ import type { Subcommand } from '../../cli/main.js';
 import { parseConverterConfig, socketDirProblem } from './config.js';
 import { ConverterError } from './errors.js';
 import { convert, loadPodAnnotations } from './index.js';
-import { refuseSymlinkedSocketDirs } from './socket-dirs.js';
+import { ensureSocketLinks, refuseSymlinkedSocketDirs } from './socket-files.js';
 import { allowedSocketDirs } from './socket-path.js';
 import { parseVmi } from './vmi.js';
 
@@ -27,6 +27,8 @@ Options:
                          (default /var/lib/cni/usrcni/); socket paths may always lie in it
   --allow-socket-dir <dir>
                          another directory socket paths may lie in (repeatable)
+  --cni-socket-paths     QEMU uses the CNI's socket path as it is, not the stable vu-<hash>
+                         name in the shared dir (which a live migration needs)
   --kubevirt-network-info
                          the binding has downwardAPI: device-info, so KubeVirt writes
                          kubevirt.io/network-info and it outranks the CNI annotations
@@ -60,6 +62,7 @@ export async function runConvert(argv: readonly string[]): Promise<string> {
     ...(args.bindingNames.length > 0 ? { bindingNames: args.bindingNames } : {}),
     allowedSocketDirs: args.allowedSocketDirs,
     kubevirtNetworkInfo: args.kubevirtNetworkInfo,
+    stableSocketPaths: !args.cniSocketPaths,
   };
   const config = parseConverterConfig(settings);
   const vmi = parseVmi(pickVmiDocument(args.vmi, await readInput(args.vmi, 'VMI')));
@@ -67,6 +70,8 @@ export async function runConvert(argv: readonly string[]): Promise<string> {
   const annotations = await loadPodAnnotations(args.podinfo, vmi, config, args.waitMs);
   const { xml, interfaces } = convert({ annotations, vmi, config, ...(domainXml !== undefined ? { domainXml } : {}) });
   await refuseSymlinkedSocketDirs(interfaces, allowedSocketDirs(config));
+  // In a pod the links are made as the sidecar makes them; elsewhere the directory is not there.
+  await ensureSocketLinks(interfaces, { missingDir: 'where-visible' });
   return xml.endsWith('\n') || xml === '' ? xml : `${xml}\n`;
 }
 
@@ -80,6 +85,7 @@ interface CommandLine {
   readonly bindingNames: string[];
   readonly allowedSocketDirs: string[];
   readonly kubevirtNetworkInfo: boolean;
+  readonly cniSocketPaths: boolean;
 }
 
 function parseCommandLine(argv: readonly string[]): CommandLine {
@@ -97,6 +103,7 @@ function parseCommandLine(argv: readonly string[]): CommandLine {
         'socket-dir': { type: 'string' },
         'allow-socket-dir': { type: 'string', multiple: true },
         'kubevirt-network-info': { type: 'boolean' },
+        'cni-socket-paths': { type: 'boolean' },
         'binding-name': { type: 'string', multiple: true },
         help: { type: 'boolean', short: 'h' },
       },
@@ -104,7 +111,7 @@ function parseCommandLine(argv: readonly string[]): CommandLine {
   } catch (err) {
     throw new UsageError(`${err instanceof Error ? err.message : String(err)} (see --help)`);
   }
-  if (values.help === true) return { help: true, podinfo: '', vmi: '', waitMs: 0, bindingNames: [], allowedSocketDirs: [], kubevirtNetworkInfo: false };
+  if (values.help === true) return { help: true, podinfo: '', vmi: '', waitMs: 0, bindingNames: [], allowedSocketDirs: [], kubevirtNetworkInfo: false, cniSocketPaths: false };
   if (values.podinfo === undefined) throw new UsageError('missing --podinfo <dir|file> (see --help)');
   if (values.vmi === undefined) throw new UsageError('missing --vmi <file> (see --help)');
   for (const dir of values['allow-socket-dir'] ?? []) {
@@ -123,6 +130,7 @@ function parseCommandLine(argv: readonly string[]): CommandLine {
     bindingNames: values['binding-name'] ?? [],
     allowedSocketDirs: values['allow-socket-dir'] ?? [],
     kubevirtNetworkInfo: values['kubevirt-network-info'] === true,
+    cniSocketPaths: values['cni-socket-paths'] === true,
     ...(values.domain !== undefined ? { domain: values.domain } : {}),
     ...(values['socket-dir'] !== undefined ? { socketDir: values['socket-dir'] } : {}),
   };

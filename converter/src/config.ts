@@ -54,6 +54,12 @@ export const ConverterConfigSchema = z
      * so it outranks the CNIs' annotations; otherwise it ranks last.
      */
     kubevirtNetworkInfo: z.boolean().default(false),
+    /**
+     * QEMU uses the stable `vu-<hash>` name for sockets in the shared dir, joined to the CNI's
+     * name by a symlink, so that the path in the domain holds in every pod of the VMI (live
+     * migration). Off: QEMU uses the CNI's path as it is (VMs that never migrate).
+     */
+    stableSocketPaths: z.boolean().default(true),
     /** Annotation mode -> libvirt mode, per source: device-info and userspace configuration-data. */
     modeMap: z
       .object({

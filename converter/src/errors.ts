@@ -12,6 +12,7 @@ export type ConverterErrorCode =
   | 'E_POD_INTERFACE_NOT_FOUND' // no pod interface for the network in the pod's annotations
   | 'E_SOCKET_NOT_FOUND' // neither device-info nor userspace configuration-data gives a socket
   | 'E_SOCKET_PATH' // socket path too long, malformed, outside the allowed directories, or an OVS control file
+  | 'E_SOCKET_LINK' // the link between the CNI's socket name and the stable one cannot be made
   | 'E_ANNOTATION_UNTRUSTED' // the only socket source is an annotation the VMI owner wrote (it stands in the VMI too)
   | 'E_MODE' // a vhost-user mode that cannot be mapped to libvirt's
   | 'E_MAC' // a MAC address in the wrong format

@@ -8,14 +8,14 @@ import type { ResolvedInterface } from './model.js';
 import { toAnnotationMap } from './annotations/pod-annotations.js';
 import { readPodAnnotationsFile, waitForPodAnnotations, type MissingEntry } from './podnetinfo/read.js';
 import { resolveAvailable, resolveInterfaces, vhostUserInterfaces } from './resolve.js';
-import { refuseSymlinkedSocketDirs } from './socket-dirs.js';
+import { ensureSocketLinks, refuseSymlinkedSocketDirs, type LinkOptions, type LinkOutcome } from './socket-files.js';
 import { allowedSocketDirs } from './socket-path.js';
 import { parseVmi, type Vmi } from './vmi.js';
 import { emitInterfaces, rewriteDomain } from './xml/index.js';
 
 export { DEFAULT_BINDING_NAMES, isVhostUserInterface } from './binding.js';
 export { ConverterError, isConverterError, type ConverterErrorCode, type ConverterErrorDetails } from './errors.js';
-export type { LibvirtSourceMode, PciAddress, ResolvedInterface, VirtioModel } from './model.js';
+export type { LibvirtSourceMode, PciAddress, ResolvedInterface, SocketLink, VirtioModel } from './model.js';
 export { ConverterConfigSchema, parseConverterConfig, type ConverterConfig, type ConverterConfigInput } from './config.js';
 export { formatDownwardApiFile, parseDownwardApiFile } from './podnetinfo/parse.js';
 export { quoteGoString, unquoteGoString } from './podnetinfo/go-quote.js';
@@ -27,8 +27,8 @@ export { parseConfigurationData, type ConfigurationDataEntry } from './annotatio
 export { parseNetworkInfo, type NetworkInfoInterface } from './annotations/network-info.js';
 export { readPodAnnotations, type PodAnnotations } from './annotations/pod-annotations.js';
 export { resolveAvailable, resolveInterfaces, setAsideOwnerAnnotations, vhostUserInterfaces } from './resolve.js';
-export { allowedSocketDirs, confineSocketPath, isOvsControlName } from './socket-path.js';
-export { refuseSymlinkedSocketDirs } from './socket-dirs.js';
+export { allowedSocketDirs, confineSocketPath, isOvsControlName, placeSocket, stableSocketName } from './socket-path.js';
+export { ensureSocketLinks, refuseSymlinkedSocketDirs, type LinkOptions, type LinkOutcome } from './socket-files.js';
 export { hashedPodInterfaceName, parseVmi, type Vmi } from './vmi.js';
 export { emitInterfaces, rewriteDomain } from './xml/index.js';
 
@@ -70,6 +70,13 @@ export interface RewriteForPodInput {
   /** Bounded wait for the CNI annotations; defaults to `config.waitMs`. 0 reads once. */
   readonly waitMs?: number;
   readonly config?: ConverterSettings;
+  /** Whether a missing shared dir fails the socket links (the sidecar) or skips them (the CLI). */
+  readonly links?: LinkOptions['missingDir'];
+}
+
+export interface PodDomain extends ConvertResult {
+  /** The socket links made or found, per interface. */
+  readonly links: readonly LinkOutcome[];
 }
 
 /**
@@ -79,14 +86,23 @@ export interface RewriteForPodInput {
  * @throws ConverterError E_TIMEOUT listing the interfaces still missing, or any convert() error.
  */
 export async function rewriteDomainForPod(input: RewriteForPodInput): Promise<string> {
+  return (await prepareDomainForPod(input)).xml;
+}
+
+/**
+ * rewriteDomainForPod, with what it resolved and the socket links it made: the sidecar's call.
+ * The links are made before the domain is returned, so QEMU never binds a name OVS cannot reach.
+ */
+export async function prepareDomainForPod(input: RewriteForPodInput): Promise<PodDomain> {
   const config = parseConverterConfig(input.config ?? {});
   const vmi = decodeVmi(input.vmi);
   // Nothing to resolve: the pod may not even have the podinfo volume, so do not read it.
-  if (vhostUserInterfaces(vmi, config.bindingNames).length === 0) return convertParsed(new Map(), vmi, config, input.domainXml).xml;
+  if (vhostUserInterfaces(vmi, config.bindingNames).length === 0) return { ...convertParsed(new Map(), vmi, config, input.domainXml), links: [] };
   const annotations = await loadPodAnnotations(input.podinfo, vmi, config, input.waitMs ?? config.waitMs);
-  const { xml, interfaces } = convertParsed(annotations, vmi, config, input.domainXml);
-  await refuseSymlinkedSocketDirs(interfaces, allowedSocketDirs(config));
-  return xml;
+  const result = convertParsed(annotations, vmi, config, input.domainXml);
+  await refuseSymlinkedSocketDirs(result.interfaces, allowedSocketDirs(config));
+  const links = await ensureSocketLinks(result.interfaces, { missingDir: input.links ?? 'required' });
+  return { ...result, links };
 }
 
 /**

@@ -7,8 +7,9 @@ import { posix } from 'node:path';
 import { isVhostUserInterface } from './binding.js';
 import type { ConverterConfig, ModeMap } from './config.js';
 import { ConverterError } from './errors.js';
-import type { ResolvedInterface } from './model.js';
-import { allowedSocketDirs, confineSocketPath } from './socket-path.js';
+import type { ResolvedInterface, SocketLink } from './model.js';
+import { allowedSocketDirs, confineSocketPath, placeSocket } from './socket-path.js';
+import { checkSocketPath } from './xml/checks.js';
 import type { ConfigurationDataEntry } from './annotations/configuration-data.js';
 import { isSupportedDeviceInfoVersion, type DeviceInfo } from './annotations/device-info.js';
 import { ANNOTATION } from './annotations/keys.js';
@@ -174,7 +175,7 @@ function resolveOne(ctx: Context, iface: VmiInterface): ResolvedInterface | Conv
   }
   const status = findStatusEntry(pod, podIface.name, nad, ctx.namespace, ctx.podInterfaces);
   const info = pod.networkInfo?.find((n) => n.network === network.name);
-  const socket = findSocket(ctx, iface.name, podIface.name, nad, status, info);
+  const socket = findSocket(ctx, iface.name, network.name, podIface.name, nad, status, info);
   if (socket instanceof ConverterError) return socket;
 
   const mac = (iface.macAddress ?? status?.mac ?? info?.mac)?.trim();
@@ -185,6 +186,8 @@ function resolveOne(ctx: Context, iface: VmiInterface): ResolvedInterface | Conv
     network: network.name,
     podInterface: podIface.name,
     socketPath: socket.path,
+    ...(socket.cniSocketPath !== undefined ? { cniSocketPath: socket.cniSocketPath } : {}),
+    ...(socket.socketLink !== undefined ? { socketLink: socket.socketLink } : {}),
     mode: socket.mode,
     model: virtioModelOf(vmi, iface),
     rxQueueSize: config.rxQueueSize,
@@ -203,6 +206,11 @@ interface Socket {
   readonly mode: ResolvedInterface['mode'];
 }
 
+interface PlacedSocket extends Socket {
+  readonly cniSocketPath?: string;
+  readonly socketLink?: SocketLink;
+}
+
 /** One place a socket may be read from, with the annotation it came from. */
 type SocketSource =
   | { readonly kind: 'device-info'; readonly annotation: string; readonly device: DeviceInfo }
@@ -217,11 +225,12 @@ type SocketSource =
 function findSocket(
   ctx: Context,
   iface: string,
+  network: string,
   podIface: string,
   nad: NadRef,
   status: NetworkStatusEntry | undefined,
   info: NetworkInfoInterface | undefined,
-): Socket | ConverterError {
+): PlacedSocket | ConverterError {
   const { pod, config } = ctx;
   const asVhost = (device: DeviceInfo | undefined, annotation: string): SocketSource | undefined =>
     device?.type === 'vhost-user' ? { kind: 'device-info', annotation, device } : undefined;
@@ -234,9 +243,14 @@ function findSocket(
   if (source === undefined) return missingSocket(ctx, iface, podIface, nad, [status?.['device-info'], info?.deviceInfo]);
   const socket = source.kind === 'device-info' ? fromDeviceInfo(ctx, iface, podIface, source.device) : fromConfigurationData(ctx, iface, podIface, source.entry);
   const joined = !socket.path.startsWith('/') && pod.mappedDir !== undefined ? ` joined to ${ANNOTATION.mappedDir}` : '';
-  const path = joinSocketPath(pod.mappedDir ?? config.socketDir, socket.path, `interface '${iface}': ${source.annotation} for ${podIface}`, iface);
+  const sharedDir = pod.mappedDir ?? config.socketDir;
+  const path = joinSocketPath(sharedDir, socket.path, `interface '${iface}': ${source.annotation} for ${podIface}`, iface);
   confineSocketPath(path, ctx.allowedDirs, { iface, annotation: `${source.annotation}${joined}` });
-  return { path, mode: socket.mode };
+  // OVS connects to the CNI's path even when QEMU binds the stable one: it must be a socket path too.
+  checkSocketPath(iface, path);
+  if (!config.stableSocketPaths) return { path, mode: socket.mode };
+  const placed = placeSocket(path, sharedDir, network, socket.mode);
+  return { ...placed, path: placed.socketPath, mode: socket.mode };
 }
 
 function fromDeviceInfo(ctx: Context, iface: string, podIface: string, device: DeviceInfo): Socket {

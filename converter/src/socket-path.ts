@@ -2,8 +2,10 @@
 // OVS uses for its own control. QEMU and libvirt unlink an existing file before they bind a server
 // socket, so a path chosen by whoever wrote an annotation could replace the node's OVSDB socket.
 
+import { createHash } from 'node:crypto';
 import { posix } from 'node:path';
 import { ConverterError } from './errors.js';
+import type { LibvirtSourceMode, SocketLink } from './model.js';
 
 /** File names OVS gives its own control sockets and pid files (ovsdb-server, ovs-vswitchd). */
 export function isOvsControlName(name: string): boolean {
@@ -55,4 +57,30 @@ export function confineSocketPath(path: string, allowed: readonly string[], orig
       hint: 'the CNI must put the socket in the shared-dir mount; allow another directory with --allow-socket-dir',
     });
   }
+}
+
+/**
+ * The stable socket file name of a VMI network: `vu-` + the first 11 hex characters of its
+ * sha256, the hash KubeVirt's own pod interface names use (`pod16477688c0e` <-> `vu-16477688c0e`).
+ * Derived from the network, not the pod interface, whose name KubeVirt may change from ordinal
+ * to hashed during a migration; fixed length, so it fits sun_path wherever the CNI's name does.
+ */
+export function stableSocketName(network: string): string {
+  return `vu-${createHash('sha256').update(network, 'utf8').digest('hex').slice(0, 11)}`;
+}
+
+/**
+ * Where QEMU's socket goes, and the link that joins it to the CNI's name. Only a socket directly
+ * in the pod's shared dir moves to the stable name (the CNI names it per pod, by container ID);
+ * sockets elsewhere keep the CNI's path.
+ */
+export function placeSocket(cniPath: string, sharedDir: string, network: string, mode: LibvirtSourceMode): { socketPath: string; cniSocketPath?: string; socketLink?: SocketLink } {
+  const dir = asDirPrefix(sharedDir);
+  if (posix.dirname(cniPath) + '/' !== dir) return { socketPath: cniPath };
+  const stable = stableSocketName(network);
+  const socketPath = dir + stable;
+  if (socketPath === cniPath) return { socketPath };
+  const cniName = posix.basename(cniPath);
+  const socketLink = mode === 'server' ? { path: cniPath, target: stable } : { path: socketPath, target: cniName };
+  return { socketPath, cniSocketPath: cniPath, socketLink };
 }

@@ -1,6 +1,6 @@
 import { execFile } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readlink, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it, vi } from 'vitest';
@@ -61,8 +61,18 @@ describe('kubevirt-vhostuser convert', () => {
   });
 
   it('joins bare socket names to --socket-dir', async () => {
-    const run = await runCli(...caseArgs('bare-socket-name'), '--socket-dir', '/run/vhost');
+    const run = await runCli(...caseArgs('bare-socket-name'), '--socket-dir', '/run/vhost', '--cni-socket-paths');
     expect(run.stdout).toContain("path='/run/vhost/2ea1931c-2935-net1'");
+    // By default QEMU gets the stable name in that directory, which the CNI's name links to.
+    expect((await runCli(...caseArgs('bare-socket-name'), '--socket-dir', '/run/vhost')).stdout).toContain("path='/run/vhost/vu-70e862d9481'");
+    // Where the directory exists (in a pod), the CLI makes that link as the sidecar does.
+    const shared = await mkdtemp(join(tmpdir(), 'kvvu-cli-shared-'));
+    try {
+      expect((await runCli(...caseArgs('bare-socket-name'), '--socket-dir', shared)).code).toBe(0);
+      expect(await readlink(join(shared, '2ea1931c-2935-net1'))).toBe('vu-70e862d9481');
+    } finally {
+      await rm(shared, { recursive: true, force: true });
+    }
   });
 
   it('confines socket paths to --socket-dir plus --allow-socket-dir, and refuses a bad one as usage', async () => {
@@ -81,7 +91,7 @@ describe('kubevirt-vhostuser convert', () => {
       await writeFile(join(dir, 'annotations'), formatDownwardApiFile({ 'k8s.v1.cni.cncf.io/network-status': status, 'userspace/configuration-data': data, 'kubevirt.io/network-info': info }));
       const vmi = { kind: 'VirtualMachineInstance', metadata: { name: 'vm', namespace: 'vms' }, spec: { domain: { devices: { interfaces: [{ name: 'blue', vhostuser: {} }] } }, networks: [{ name: 'blue', multus: { networkName: 'nad-blue' } }] } };
       await writeFile(join(dir, 'vmi.json'), JSON.stringify(vmi));
-      const args = ['--podinfo', dir, '--vmi', join(dir, 'vmi.json')];
+      const args = ['--podinfo', dir, '--vmi', join(dir, 'vmi.json'), '--cni-socket-paths'];
       expect((await runCli(...args)).stdout).toContain("path='/var/lib/cni/usrcni/cni-sock'");
       expect((await runCli(...args, '--kubevirt-network-info')).stdout).toContain("path='/var/lib/cni/usrcni/kubevirt-sock'");
     } finally {

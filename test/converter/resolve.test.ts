@@ -35,11 +35,14 @@ function annotations(entries: Record<string, unknown>): Map<string, string> {
   return new Map(Object.entries(entries).map(([k, v]) => [k, typeof v === 'string' ? v : JSON.stringify(v)]));
 }
 
-/** The directories these tests' socket paths lie in; confinement itself is tested in socket-path.test.ts. */
+/**
+ * The directories these tests' socket paths lie in, and the CNI's paths as they are: confinement
+ * and the stable names are tested in socket-path.test.ts.
+ */
 const TEST_SOCKET_DIRS = ['/s/', '/n/', '/var/run/', '/run/vhost', '/var/lib/cni/usrspcni/'];
 
 function resolve(ann: Map<string, string>, vmi: ReturnType<typeof vmiOf>, config: Record<string, unknown> = {}) {
-  return resolveInterfaces(ann, vmi, parseConverterConfig({ allowedSocketDirs: TEST_SOCKET_DIRS, ...config }));
+  return resolveInterfaces(ann, vmi, parseConverterConfig({ allowedSocketDirs: TEST_SOCKET_DIRS, stableSocketPaths: false, ...config }));
 }
 
 
@@ -292,7 +295,7 @@ describe('resolveAvailable', () => {
   it('returns what is resolved and lists the rest as pending', () => {
     const vmi = vmiOf([{ name: 'a', vhostuser: {} }, { name: 'b', vhostuser: {} }]);
     const ann = annotations({ [STATUS]: [{ name: 'vms/nad-a', interface: 'pod1', 'device-info': deviceInfo('/s/a') }] });
-    const outcome = resolveAvailable(ann, vmi, parseConverterConfig({ allowedSocketDirs: TEST_SOCKET_DIRS }));
+    const outcome = resolveAvailable(ann, vmi, parseConverterConfig({ allowedSocketDirs: TEST_SOCKET_DIRS, stableSocketPaths: false }));
     expect(outcome.resolved.map((r) => r.vmiInterface)).toEqual(['a']);
     expect(outcome.pending.map((p) => [p.iface, p.error.code])).toEqual([['b', 'E_POD_INTERFACE_NOT_FOUND']]);
   });

@@ -42,7 +42,9 @@ function podAnnotations(vmi: ReturnType<typeof vmiWith>, cni: Record<string, str
   return new Map(Object.entries({ ...vmi.metadata.annotations, ...cni }));
 }
 
-const resolve = (ann: Map<string, string>, vmi: unknown, config: Record<string, unknown> = {}) => resolveInterfaces(ann, parseVmi(vmi), parseConverterConfig(config));
+// The CNI's paths as they are; the stable names have their own tests below.
+const resolve = (ann: Map<string, string>, vmi: unknown, config: Record<string, unknown> = {}) =>
+  resolveInterfaces(ann, parseVmi(vmi), parseConverterConfig({ stableSocketPaths: false, ...config }));
 
 describe('confineSocketPath', () => {
   const allowed = allowedSocketDirs(parseConverterConfig({ allowedSocketDirs: ['/var/run/openvswitch', '/run/vhost/'] }));
@@ -115,7 +117,7 @@ describe('a VMI owner aiming QEMU at the node OVSDB socket', () => {
 
   it('stays pending while the owner’s copy is all there is, so the sidecar waits for the CNI', () => {
     const vmi = vmiWith({ [NETWORK_INFO]: ownerInfo });
-    const outcome = resolveAvailable(podAnnotations(vmi, { [STATUS]: statusOf() }), parseVmi(vmi), parseConverterConfig());
+    const outcome = resolveAvailable(podAnnotations(vmi, { [STATUS]: statusOf() }), parseVmi(vmi), parseConverterConfig({ stableSocketPaths: false }));
     expect(outcome.resolved).toEqual([]);
     expect(outcome.pending.map((p) => p.error.code)).toEqual(['E_ANNOTATION_UNTRUSTED']);
   });
@@ -181,7 +183,7 @@ describe('symlinked socket directories, where the sidecar can see them', () => {
 
   async function rewriteWith(podinfo: string, shared: string, socket: string): Promise<string> {
     await publishAnnotations(podinfo, { [STATUS]: statusOf(vhost(socket)) });
-    return rewriteDomainForPod({ domainXml: wrapInDomain(''), vmi: vmiWith(), podinfo, waitMs: 0, config: { socketDir: shared } });
+    return rewriteDomainForPod({ domainXml: wrapInDomain(''), vmi: vmiWith(), podinfo, waitMs: 0, config: { socketDir: shared, stableSocketPaths: false } });
   }
 
   it('accepts real directories, and ones that do not exist yet', async () => {
@@ -203,6 +205,6 @@ describe('symlinked socket directories, where the sidecar can see them', () => {
 
   it('the pure convert() cannot see the file system and checks the strings only', () => {
     const ann = new Map([[STATUS, statusOf(vhost('/var/lib/cni/usrcni/escape/x'))]]);
-    expect(convert({ annotations: ann, vmi: vmiWith() }).interfaces[0]?.socketPath).toBe('/var/lib/cni/usrcni/escape/x');
+    expect(convert({ annotations: ann, vmi: vmiWith(), config: { stableSocketPaths: false } }).interfaces[0]?.socketPath).toBe('/var/lib/cni/usrcni/escape/x');
   });
 });

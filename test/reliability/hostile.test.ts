@@ -200,7 +200,9 @@ describe('hostile converter input', () => {
     ['a configuration-data socketfile', withConfigData("s'/><x y='", '/var/lib/cni/usrcni'), "/var/lib/cni/usrcni/s'/><x y='"],
     ['userspace/mapped-dir', withConfigData('sock', "/var/lib/cni/<us>&'\""), "/var/lib/cni/<us>&'\"/sock"],
   ])('keeps markup in %s inside the attribute: libvirt validates it and reads the path back', async (_what, annotations, path) => {
-    const { xml } = convert({ annotations, vmi: VMI });
+    // The CNI's own path in the domain (not the stable name), in a directory allowed as it is.
+    const config = { stableSocketPaths: false, allowedSocketDirs: ["/var/lib/cni/<us>&'\""] };
+    const { xml } = convert({ annotations, vmi: VMI, config });
     const doc = minimalDomain(xml);
     expect(xml.match(/<interface /g)).toHaveLength(1);
     const v = await validateDomainXml(doc);
@@ -225,10 +227,10 @@ describe('hostile converter input', () => {
   it('refuses markup in an interface name (E_VMI_INVALID) and in a MAC (E_MAC)', () => {
     const name = "blue'/><x a='";
     const named = { ...VMI, spec: { domain: { devices: { interfaces: [{ name, vhostuser: {} }] } }, networks: [{ name, multus: { networkName: 'nad-blue' } }] } };
-    expect(codeOf(() => convert({ annotations: withDeviceInfo('/s'), vmi: named }))).toBe('E_VMI_INVALID');
+    expect(codeOf(() => convert({ annotations: withDeviceInfo('/var/lib/cni/usrcni/s'), vmi: named }))).toBe('E_VMI_INVALID');
     const mac = { ...VMI, spec: { ...VMI.spec, domain: { devices: { interfaces: [{ name: 'blue', vhostuser: {}, macAddress: "02:00:00:00:00:01'/><x a='" }] } } } };
-    expect(codeOf(() => convert({ annotations: withDeviceInfo('/s'), vmi: mac }))).toBe('E_MAC');
-    expect(codeOf(() => convert({ annotations: withDeviceInfo('/s', { mac: "02:00:00:00:00:01'/>" }), vmi: VMI }))).toBe('E_MAC');
+    expect(codeOf(() => convert({ annotations: withDeviceInfo('/var/lib/cni/usrcni/s'), vmi: mac }))).toBe('E_MAC');
+    expect(codeOf(() => convert({ annotations: withDeviceInfo('/var/lib/cni/usrcni/s', { mac: "02:00:00:00:00:01'/>" }), vmi: VMI }))).toBe('E_MAC');
   });
 
   it('reads an annotation value that tries to add a line to the downward-API file as one value', () => {
@@ -240,7 +242,7 @@ describe('hostile converter input', () => {
   it('refuses a domain with a DOCTYPE (entity expansion, external entities) before reading it', () => {
     const laughs = "<!DOCTYPE domain [<!ENTITY a 'aaaaaaaaaa'><!ENTITY b '&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;'>]><domain type='kvm'><name>&b;</name><devices/></domain>";
     const xxe = "<!DOCTYPE domain [<!ENTITY x SYSTEM 'file:///etc/passwd'>]><domain type='kvm'><name>&x;</name><devices/></domain>";
-    for (const domainXml of [laughs, xxe]) expect(codeOf(() => convert({ annotations: withDeviceInfo('/s'), vmi: VMI, domainXml }))).toBe('E_DOMAIN_XML');
+    for (const domainXml of [laughs, xxe]) expect(codeOf(() => convert({ annotations: withDeviceInfo('/var/lib/cni/usrcni/s'), vmi: VMI, domainXml }))).toBe('E_DOMAIN_XML');
   });
 
   it('answers a domain nested 100 000 deep or 5 MB long without a stack overflow', () => {

@@ -16,7 +16,7 @@ const golden = caseNames('golden').filter((name) => name !== 'late-annotations')
 
 /** Runs one OnDefineDomain against a sidecar serving the case's podinfo directory. */
 async function defineWithCase(podinfo: string, domainXml: string, vmi: unknown, waitMs = 200, allowedSocketDirs: readonly string[] = []): Promise<string> {
-  const t = await startTestSidecar({ rewrite: converterRewrite(podinfo, { allowedSocketDirs }), waitMs });
+  const t = await startTestSidecar({ rewrite: converterRewrite(podinfo, { allowedSocketDirs, links: 'where-visible' }), waitMs });
   try {
     return resultXml(await t.onDefineDomain(defineRequest(domainXml, JSON.stringify(vmi))));
   } finally {
@@ -53,7 +53,7 @@ describe('late-annotations case through the sidecar', () => {
     const dir = await makeVolumeDir();
     dirs.push(dir);
     await publishAnnotations(dir, readFileSync(join(casesDir, 'late-annotations/annotations.initial'), 'utf8'));
-    const t = await startTestSidecar({ rewrite: converterRewrite(dir), waitMs: 20_000 });
+    const t = await startTestSidecar({ rewrite: converterRewrite(dir, { links: 'where-visible' }), waitMs: 20_000 });
     try {
       const pending = t.onDefineDomain(defineRequest(input.domainXml as string, JSON.stringify(input.vmi)));
       setTimeout(() => void publishAnnotations(dir, readFileSync(join(casesDir, 'late-annotations/annotations'), 'utf8')), 50);

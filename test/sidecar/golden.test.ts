@@ -17,7 +17,7 @@ describe.each(SIDECAR_CASES)('OnDefineDomain, case %s', (caseName) => {
   const define = async (domainXml: string): Promise<string> => resultXml(await t.onDefineDomain(defineRequest(domainXml, vmiJson)));
 
   beforeAll(async () => {
-    t = await startTestSidecar({ rewrite: converterRewrite(podinfo) });
+    t = await startTestSidecar({ rewrite: converterRewrite(podinfo, { links: 'where-visible' }) });
   });
   afterAll(async () => {
     await t.close();

@@ -42,7 +42,7 @@ describe('hook sidecar gRPC server', () => {
   let t: TestSidecar;
   let good: string;
   beforeAll(async () => {
-    t = await startTestSidecar({ rewrite: converterRewrite(podinfo), waitMs: 200 });
+    t = await startTestSidecar({ rewrite: converterRewrite(podinfo, { links: 'where-visible' }), waitMs: 200 });
     good = resultXml(await t.onDefineDomain(defineRequest(domain, vmiJson)));
   });
   afterAll(async () => {
@@ -137,7 +137,7 @@ describe('hook sidecar: pods that are not ready', () => {
     const full = parseDownwardApiFile(readFileSync(join(podinfo, 'annotations'), 'utf8'));
     const partial = new Map([...full].filter(([k]) => k !== 'k8s.v1.cni.cncf.io/network-status'));
     await writeFile(join(dir, 'annotations'), formatDownwardApiFile(partial));
-    t = await startTestSidecar({ rewrite: converterRewrite(dir), waitMs: 300 });
+    t = await startTestSidecar({ rewrite: converterRewrite(dir, { links: 'where-visible' }), waitMs: 300 });
     const got = await failure(t.onDefineDomain(defineRequest(domain, vmiJson)));
     expect(got.code).toBe('DEADLINE_EXCEEDED');
     expect(got.details).toMatch(/^VMI vms\/vm-dpdk: .*annotations: still missing after 0\.3s: .*dpdk0.*dpdk1/);
@@ -147,7 +147,7 @@ describe('hook sidecar: pods that are not ready', () => {
   });
 
   it('answers FAILED_PRECONDITION when the podinfo volume is not mounted', async () => {
-    const s = await startTestSidecar({ rewrite: converterRewrite(join(dir, 'not-mounted')), waitMs: 100 });
+    const s = await startTestSidecar({ rewrite: converterRewrite(join(dir, 'not-mounted'), { links: 'where-visible' }), waitMs: 100 });
     try {
       const got = await failure(s.onDefineDomain(defineRequest(domain, vmiJson)));
       expect(got).toEqual({
@@ -160,7 +160,7 @@ describe('hook sidecar: pods that are not ready', () => {
   });
 
   it("stops waiting before the caller's deadline and answers with its own reason", async () => {
-    const s = await startTestSidecar({ rewrite: converterRewrite(dir), waitMs: 30_000 });
+    const s = await startTestSidecar({ rewrite: converterRewrite(dir, { links: 'where-visible' }), waitMs: 30_000 });
     try {
       await writeFile(join(dir, 'annotations'), formatDownwardApiFile({ 'kubevirt.io/domain': 'vm-dpdk' }));
       // 2.5 s deadline - 2 s margin: the converter waits about 0.5 s, not 30 s.
@@ -175,7 +175,7 @@ describe('hook sidecar: pods that are not ready', () => {
 
 describe('hook sidecar lifecycle', () => {
   it('stops on Shutdown: answers, drains, removes its socket', async () => {
-    const t = await startTestSidecar({ rewrite: converterRewrite(podinfo) });
+    const t = await startTestSidecar({ rewrite: converterRewrite(podinfo, { links: 'where-visible' }) });
     await expect(t.callbacks().call('Shutdown')).resolves.toEqual({});
     await expect(t.sidecar.stopped).resolves.toBe('Shutdown call');
     await expect(lstat(t.socketPath)).rejects.toMatchObject({ code: 'ENOENT' });
@@ -187,7 +187,7 @@ describe('hook sidecar lifecycle', () => {
     const socketPath = join(dir, 'vhostuser.sock');
     leaveStaleSocket(socketPath);
     const { log, lines } = memoryLog();
-    const sidecar = await startSidecar({ socketPath, waitMs: 0, bindingNames: ['vhostuser'] }, { log, rewrite: converterRewrite(podinfo), services });
+    const sidecar = await startSidecar({ socketPath, waitMs: 0, bindingNames: ['vhostuser'] }, { log, rewrite: converterRewrite(podinfo, { links: 'where-visible' }), services });
     const info = hookClient(socketPath, services.info);
     try {
       expect(await info.call('Info')).toMatchObject({ name: 'kubevirt-vhostuser' });

@@ -39,6 +39,7 @@ const statusOfCode: Record<ConverterErrorCode, HookStatus> = {
   E_SOCKET_NOT_FOUND: HookStatus.FailedPrecondition,
   E_SOCKET_PATH: HookStatus.FailedPrecondition,
   E_ANNOTATION_UNTRUSTED: HookStatus.FailedPrecondition,
+  E_SOCKET_LINK: HookStatus.FailedPrecondition,
   E_MODE: HookStatus.FailedPrecondition,
   E_MAC: HookStatus.InvalidArgument,
   E_QUEUE_SIZE: HookStatus.InvalidArgument,

@@ -9,6 +9,8 @@ export interface SidecarConverterSettings {
   readonly allowedSocketDirs?: readonly string[];
   /** KubeVirt's network-info file; its presence means KubeVirt writes `kubevirt.io/network-info`. */
   readonly networkInfoFile?: string;
+  /** `where-visible` only for tests away from a pod: in a pod the shared dir must be mounted. */
+  readonly links?: 'required' | 'where-visible';
 }
 
 /**
@@ -21,6 +23,7 @@ export function converterRewrite(podinfo: string, settings: SidecarConverterSett
       vmi: req.vmi,
       podinfo,
       waitMs: req.waitMs,
+      links: settings.links ?? 'required',
       config: {
         bindingNames: [...req.bindingNames],
         allowedSocketDirs: [...(settings.allowedSocketDirs ?? [])],
