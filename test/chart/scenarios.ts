@@ -41,6 +41,7 @@ export const nonDefaultWebhook: Values = {
   'webhook.denyForged': true,
   'webhook.offline': true,
   'webhook.bodyLimitBytes': 4194304,
+  'webhook.maxInflightBodyBytes': 33554432,
   'webhook.maxNadLookups': 4,
   'webhook.logLevel': 'debug',
   'webhook.volumes': {

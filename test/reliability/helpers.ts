@@ -1,10 +1,12 @@
 // Shared by the reliability tests: an inject()-able webhook app, AdmissionReviews built from the
 // pod fixtures, and figure(), which prints `name: value` lines (console.* would fail the test).
+import { readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
 import { buildApp, type AppDeps } from '../../webhook/src/app.js';
 import { parseWebhookArgs } from '../../webhook/src/config.js';
 import type { Lookups } from '../../webhook/src/k8s/sources.js';
 import { createMetrics, type WebhookMetrics } from '../../webhook/src/metrics.js';
-import { KUBEVIRT_CONTROLLER, buildReview, fixtureLookups, loadPod, type Json } from '../webhook/fixtures.js';
+import { KUBEVIRT_CONTROLLER, REPO_ROOT, buildReview, fixtureLookups, loadPod, type Json } from '../webhook/fixtures.js';
 
 export { KUBEVIRT_CONTROLLER, type Json };
 
@@ -93,4 +95,15 @@ export async function eventually(done: () => boolean | Promise<boolean>, ms = 15
     await new Promise((r) => setTimeout(r, stepMs));
   }
   return done();
+}
+
+/** Fails clearly when dist/ is missing or older than the webhook sources the real process runs. */
+export function assertDistFresh(): void {
+  const built = join(REPO_ROOT, 'dist/webhook/src/app.js');
+  const builtAt = statSync(built, { throwIfNoEntry: false })?.mtimeMs;
+  if (builtAt === undefined) throw new Error('dist/ is missing: run `npm run build` (npm test does) before this test');
+  const src = join(REPO_ROOT, 'webhook/src');
+  for (const f of readdirSync(src, { recursive: true, encoding: 'utf8' })) {
+    if (f.endsWith('.ts') && statSync(join(src, f)).mtimeMs > builtAt) throw new Error(`dist/ is older than webhook/src/${f}: run \`npm run build\``);
+  }
 }

@@ -10,7 +10,7 @@ import type { ServerTimeouts } from '../../webhook/src/app.js';
 import { createDevKeyPair } from '../../webhook/src/tls.js';
 import { figure, harness, reviewOf, type Harness } from './helpers.js';
 
-const LIMITS: ServerTimeouts = { handshakeMs: 400, headersMs: 400, requestMs: 800, idleMs: 1_500, keepAliveMs: 600, checkIntervalMs: 100 };
+const LIMITS: ServerTimeouts = { handshakeMs: 400, headersMs: 400, requestMs: 800, idleMs: 1_500, keepAliveMs: 600, checkIntervalMs: 100, bodyEvictAfterMs: 1_000 };
 let h: Harness;
 let port: number;
 let ca: string;

@@ -9,10 +9,12 @@ import { createLineBuffer, type LineBuffer } from './log-stream.js';
 import type { WebhookMetrics } from './metrics.js';
 import { createPlanner } from './mutate/plan.js';
 import { registerHealthRoutes } from './routes/health.js';
+import { registerJsonBody } from './routes/json-body.js';
 import { toHttpError } from './routes/http-errors.js';
 import { registerMutateRoute } from './routes/mutate.js';
 
-export type AppConfig = MutationConfig & Pick<WebhookConfig, 'lookupTimeoutMs' | 'bodyLimitBytes' | 'logLevel' | 'maxNadLookups'>;
+export type AppConfig = MutationConfig &
+  Pick<WebhookConfig, 'lookupTimeoutMs' | 'bodyLimitBytes' | 'logLevel' | 'maxInflightBodyBytes' | 'maxNadLookups'>;
 
 export interface KeyPair {
   readonly cert: string;
@@ -36,6 +38,8 @@ export interface ServerTimeouts {
   /** Idle keep-alive connection between requests. */
   readonly keepAliveMs: number;
   readonly checkIntervalMs: number;
+  /** An upload unfinished this long may be cut when the body budget is full (routes/json-body.ts). */
+  readonly bodyEvictAfterMs: number;
 }
 
 export const SERVER_TIMEOUTS: ServerTimeouts = {
@@ -45,6 +49,7 @@ export const SERVER_TIMEOUTS: ServerTimeouts = {
   idleMs: 60_000,
   keepAliveMs: 72_000,
   checkIntervalMs: 1_000,
+  bodyEvictAfterMs: 1_000,
 };
 
 export interface AppDeps {
@@ -95,11 +100,11 @@ export function buildApp(config: AppConfig, deps: AppDeps): FastifyInstance {
   // into U+FFFD (fastify's default), so what the webhook reads is what the client sent.
   const parseJson = app.getDefaultJsonParser('error', 'error');
   const utf8 = new TextDecoder('utf-8', { fatal: true });
-  app.removeContentTypeParser('application/json');
-  app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (request, body, done) => {
+  const limits = { bodyLimitBytes: config.bodyLimitBytes, maxInflightBodyBytes: config.maxInflightBodyBytes, evictAfterMs: t.bodyEvictAfterMs };
+  registerJsonBody(app, limits, (request, body, done) => {
     let text: string;
     try {
-      text = utf8.decode(body as Buffer);
+      text = utf8.decode(body);
     } catch {
       done(new WebhookError('E_REVIEW_INVALID', 'body is not valid UTF-8; expected a JSON AdmissionReview'), undefined);
       return;
@@ -108,7 +113,8 @@ export function buildApp(config: AppConfig, deps: AppDeps): FastifyInstance {
   });
   app.setErrorHandler((err, request, reply) => {
     const { body, internal } = toHttpError(err, config.bodyLimitBytes);
-    if (request.url === '/mutate') deps.metrics.requests.inc({ outcome: internal ? 'error' : 'invalid' });
+    // A refusal for load (503) is the webhook failing the API server, not bad input.
+    if (request.url === '/mutate') deps.metrics.requests.inc({ outcome: internal || body.statusCode >= 500 ? 'error' : 'invalid' });
     request.log[internal ? 'error' : 'warn']({ code: body.code, err: internal ? err : undefined, url: request.url }, body.message);
     void reply.code(body.statusCode).send(body);
   });
