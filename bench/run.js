@@ -1,17 +1,19 @@
-// `npm run bench`: runs the converter, start-up and webhook benches on the built dist/, prints
+// `npm run bench`: runs the converter, start-up, webhook and memory benches on the built dist/, prints
 // one `name: value` line per figure at the end, and writes them with the run's details to
 // bench/results/<time>.json and bench/results/latest.json. Measures only; asserts nothing.
-// Usage: node bench/run.js [converter] [rewrite-scale] [startup] [webhook]   (all by default)
+// Usage: node bench/run.js [converter] [rewrite-scale] [startup] [webhook] [memory]   (all by default)
 import { mkdir, writeFile } from 'node:fs/promises';
 import { availableParallelism, cpus, loadavg, totalmem } from 'node:os';
 import { join } from 'node:path';
+import { runBodyFlood } from './body-flood.js';
+import { runCacheMemory } from './cache-memory.js';
 import { benchConverter } from './converter.js';
 import { loadReview, makeCertDir, ROOT } from './lib/setup.js';
 import { benchRewriteScale } from './rewrite-scale.js';
 import { benchStartup } from './startup.js';
 import { benchWebhook } from './webhook.js';
 
-const PHASES = ['converter', 'rewrite-scale', 'startup', 'webhook'];
+const PHASES = ['converter', 'rewrite-scale', 'startup', 'webhook', 'memory'];
 
 function say(line) {
   process.stderr.write(`${line}\n`);
@@ -64,6 +66,13 @@ async function main(args) {
       const r = await benchWebhook({ cert, review: await loadReview(), say });
       Object.assign(figures, r.figures);
       detail.webhook = r.detail;
+    }
+    if (phases.includes('memory')) {
+      // Hostile load on the real process: the tests in test/reliability run a tenth of the cache.
+      say('memory: the webhook lists 10 000 VMIs of 1 MiB streamed by the API stub (about 90 s)');
+      Object.assign(figures, (await runCacheMemory({ count: 10_000, itemBytes: 1024 * 1024, say })).figures);
+      say('memory: 100 unfinished uploads of 3 MB while real reviews are sent');
+      Object.assign(figures, (await runBodyFlood({ uploads: 100, uploadBytes: 3_000_000, holdMs: 4_000 })).figures);
     }
   } finally {
     await cert.cleanup();

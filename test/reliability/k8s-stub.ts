@@ -1,8 +1,11 @@
 // A stand-in for the Kubernetes API server, because no real one can run on this machine: HTTPS on
 // 127.0.0.1 speaking just enough of the list/watch/get protocol for VirtualMachineInstances and
 // NetworkAttachmentDefinitions to drive the webhook's real client (informers and direct reads).
-// Faults (status codes, delays, hangs, being down) are switched on per request kind.
-// Imports only node: modules and packages, so bench/soak.js can load it with type stripping.
+// Faults (status codes, delays, hangs, being down) are switched on per request kind. Lists are
+// paged (limit/continue) and streamed (chunked, `metadata` after `items` as the API server writes
+// it), and generate() adds objects made on the fly as the list streams, so a list of 10 GB
+// never exists anywhere: the webhook has to cope with it as it would with a real one.
+// Imports only node: modules and packages, so bench/ scripts can load it with type stripping.
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -70,8 +73,17 @@ function route(url: URL): { resource: ResourceName; namespace?: string; name?: s
   return { resource: entry[0] as ResourceName, ...(m[2] === undefined ? {} : { namespace: m[2] }), ...(m[4] === undefined ? {} : { name: m[4] }) };
 }
 
+/** Objects made when a list streams them: `count` of them, item `i` as JSON text. */
+export interface Generated {
+  readonly count: number;
+  readonly make: (i: number) => string;
+}
+
 export class K8sStub {
   readonly requests: StubRequest[] = [];
+  /** Bytes of list responses written so far. */
+  listBytes = 0;
+  private readonly generated: Partial<Record<ResourceName, Generated>> = {};
   /** Faults by request kind; absent = answer normally. */
   readonly faults: Partial<Record<StubKind, Fault>> = {};
   private readonly store = new Map<string, StubObject>();
@@ -162,6 +174,14 @@ export class K8sStub {
     return stored;
   }
 
+  /**
+   * Lists of `resource` end with `count` generated objects, made one at a time while the list
+   * streams (they are not in the store: watches and gets do not see them).
+   */
+  generate(resource: ResourceName, count: number, make: (i: number) => string): void {
+    this.generated[resource] = { count, make };
+  }
+
   remove(resource: ResourceName, namespace: string, name: string): void {
     const key = `${resource}/${namespace}/${name}`;
     const old = this.store.get(key);
@@ -225,11 +245,41 @@ export class K8sStub {
       if (found === undefined) return send(404, status(404, 'NotFound', `${r.plural}.${r.group} "${at.name ?? ''}" not found`));
       return send(200, this.typed(at.resource, found));
     }
-    if (kind === 'list') {
-      const items = [...this.store.entries()].filter(([k]) => k.startsWith(`${at.resource}/`)).map(([, o]) => o);
-      return send(200, { apiVersion: `${r.group}/v1`, kind: `${r.kind}List`, metadata: { resourceVersion: String(this.rv) }, items });
-    }
+    if (kind === 'list') return this.list(at.resource, url.searchParams, res);
     this.watch(at.resource, Number(url.searchParams.get('resourceVersion') ?? '0'), res);
+  }
+
+  /** One page of a list, streamed item by item; honours `limit` and `continue` (an offset). */
+  private async list(resource: ResourceName, params: URLSearchParams, res: ServerResponse): Promise<void> {
+    const r = RESOURCES[resource] as Resource;
+    const stored = [...this.store.entries()].filter(([k]) => k.startsWith(`${resource}/`)).map(([, o]) => o);
+    const gen = this.generated[resource];
+    const total = stored.length + (gen?.count ?? 0);
+    const limit = Number(params.get('limit') ?? '0');
+    const from = Number(params.get('continue') ?? '0');
+    const to = limit > 0 ? Math.min(total, from + limit) : total;
+    res.writeHead(200, { 'content-type': 'application/json', 'transfer-encoding': 'chunked' });
+    const write = async (text: string) => {
+      this.listBytes += text.length;
+      if (res.write(text)) return;
+      // Waits for the client to read on (or to go away), leaving no listener behind.
+      await new Promise<void>((resolve) => {
+        const go = () => {
+          res.off('drain', go);
+          res.off('close', go);
+          resolve();
+        };
+        res.on('drain', go);
+        res.on('close', go);
+      });
+    };
+    await write(`{"apiVersion":"${r.group}/v1","items":[`);
+    for (let i = from; i < to && !res.destroyed; i++) {
+      const item = i < stored.length ? JSON.stringify(this.typed(resource, stored[i] as StubObject)) : (gen as Generated).make(i - stored.length);
+      await write(i === from ? item : `,${item}`);
+    }
+    const next = to < total ? String(to) : '';
+    if (!res.destroyed) res.end(`],"kind":"${r.kind}List","metadata":{"continue":${JSON.stringify(next)},"resourceVersion":"${this.rv}"}}`);
   }
 
   private watch(resource: ResourceName, from: number, res: ServerResponse): void {
