@@ -44,6 +44,7 @@ export const SERVER_OPTIONS = {
   offline: { type: 'boolean', help: "no API access: decide from the pod's own evidence only" },
   'lookup-timeout-ms': { type: 'string', value: 'n', default: '2000', help: "budget for a request's API lookups; keep below the webhook timeoutSeconds" },
   'body-limit-bytes': { type: 'string', value: 'n', default: String(3 * 1024 * 1024), help: 'largest AdmissionReview accepted (413 above)' },
+  'max-inflight-body-bytes': { type: 'string', value: 'n', default: String(16 * 1024 * 1024), help: 'request body bytes held at once, over all requests not answered yet (503 above)' },
   'max-nad-lookups': { type: 'string', value: 'n', default: '16', help: 'NetworkAttachmentDefinitions read for one request at most' },
   'log-level': { type: 'string', value: 'level', default: 'info', help: 'fatal, error, warn, info, debug, trace or silent' },
   'tls-poll-interval-ms': { type: 'string', value: 'n', default: '10000', help: 'how often to re-read the certificate files besides file events' },
@@ -71,6 +72,7 @@ export interface WebhookConfig extends MutationConfig {
   readonly offline: boolean;
   readonly lookupTimeoutMs: number;
   readonly bodyLimitBytes: number;
+  readonly maxInflightBodyBytes: number;
   readonly maxNadLookups: number;
   readonly logLevel: LogLevel;
   readonly tlsPollIntervalMs: number;
@@ -140,6 +142,7 @@ const serverSchema = {
   // The API server's webhook timeout is at most 30 s; a lookup must end before it.
   'lookup-timeout-ms': int(50, 29_000),
   'body-limit-bytes': int(1024, 64 * 1024 * 1024),
+  'max-inflight-body-bytes': int(1024, 1024 * 1024 * 1024),
   'max-nad-lookups': int(0, 256),
   'log-level': z.enum(LOG_LEVELS, `expected one of ${LOG_LEVELS.join(', ')}`),
   'tls-poll-interval-ms': int(100, 3_600_000),
@@ -261,6 +264,10 @@ export function parseWebhookArgs(argv: string[]): WebhookConfig {
     throw configError(`${missing} missing: serve with --tls-cert FILE --tls-key FILE, or --dev-cert for local use`);
   }
   if (s.offline && s.kubeconfig !== undefined) throw configError('--kubeconfig cannot be combined with --offline');
+  // Otherwise a review of the largest accepted size could never be held, and would always get 503.
+  if (s['max-inflight-body-bytes'] < s['body-limit-bytes']) {
+    throw configError(`--max-inflight-body-bytes (${s['max-inflight-body-bytes']}) must be at least --body-limit-bytes (${s['body-limit-bytes']})`);
+  }
   return {
     ...mutation,
     listen: s.listen,
@@ -269,6 +276,7 @@ export function parseWebhookArgs(argv: string[]): WebhookConfig {
     offline: s.offline,
     lookupTimeoutMs: s['lookup-timeout-ms'],
     bodyLimitBytes: s['body-limit-bytes'],
+    maxInflightBodyBytes: s['max-inflight-body-bytes'],
     maxNadLookups: s['max-nad-lookups'],
     logLevel: s['log-level'],
     tlsPollIntervalMs: s['tls-poll-interval-ms'],

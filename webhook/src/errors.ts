@@ -5,6 +5,7 @@ export type WebhookErrorCode =
   | 'E_REVIEW_INVALID' // body is not an AdmissionReview v1 we can read -> HTTP 400
   | 'E_CONTENT_TYPE' // body is not application/json -> HTTP 415
   | 'E_BODY_TOO_LARGE' // body over --body-limit-bytes -> HTTP 413
+  | 'E_OVERLOADED' // bodies in flight over --max-inflight-body-bytes -> HTTP 503, connection closed
   | 'E_NOT_FOUND' // unknown path or method -> HTTP 404
   | 'E_FORGED_LAUNCHER' // launcher label without KubeVirt's owner or user, with --deny-forged -> allowed:false, 403
   | 'E_VOLUME_CONFLICT' // the pod already has our volume name or mount path for something else -> allowed:false, 409
@@ -22,6 +23,7 @@ export const HTTP_STATUS: Partial<Record<WebhookErrorCode, number>> = {
   E_REVIEW_INVALID: 400,
   E_CONTENT_TYPE: 415,
   E_BODY_TOO_LARGE: 413,
+  E_OVERLOADED: 503,
   E_NOT_FOUND: 404,
   E_LOOKUP_FAILED: 500,
   E_LOOKUP_TIMEOUT: 500,
