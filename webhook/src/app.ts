@@ -12,6 +12,7 @@ import { registerHealthRoutes } from './routes/health.js';
 import { registerJsonBody } from './routes/json-body.js';
 import { toHttpError } from './routes/http-errors.js';
 import { registerMutateRoute } from './routes/mutate.js';
+import { TLS_POLICY } from './tls.js';
 
 export type AppConfig = MutationConfig &
   Pick<WebhookConfig, 'lookupTimeoutMs' | 'bodyLimitBytes' | 'logLevel' | 'maxInflightBodyBytes' | 'maxNadLookups'>;
@@ -90,7 +91,7 @@ export function buildApp(config: AppConfig, deps: AppDeps): FastifyInstance {
     keepAliveTimeout: t.keepAliveMs,
     ...(deps.https === undefined
       ? { http: server }
-      : { https: { ...server, cert: deps.https.cert, key: deps.https.key, minVersion: 'TLSv1.2' as const, handshakeTimeout: t.handshakeMs } }),
+      : { https: { ...server, ...TLS_POLICY, cert: deps.https.cert, key: deps.https.key, handshakeTimeout: t.handshakeMs } }),
   }) as unknown as FastifyInstance;
 
   if (stdoutBuffer !== undefined) app.addHook('onClose', async () => stdoutBuffer.flush());

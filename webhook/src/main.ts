@@ -5,10 +5,11 @@
 import type { Server as HttpsServer } from 'node:https';
 import { buildApp, type KeyPair } from './app.js';
 import type { WebhookConfig } from './config.js';
+import type { WebhookError } from './errors.js';
 import { offlineLookups, type Lookups } from './k8s/sources.js';
 import { createLineBuffer, type LineBuffer } from './log-stream.js';
 import { createMetrics } from './metrics.js';
-import { createDevKeyPair, readKeyPair, watchKeyPair } from './tls.js';
+import { TLS_POLICY, createDevKeyPair, readKeyPair, rejectionReason, watchKeyPair } from './tls.js';
 
 /** How long a stopping server keeps answering before it closes its connections. */
 export const LAME_DUCK_MS = 1_000;
@@ -84,13 +85,21 @@ export async function runWebhook(config: WebhookConfig, opts: RunOptions = {}): 
       pollIntervalMs: config.tlsPollIntervalMs,
       onReload: (next, cert) => {
         // Only new connections use the new context; in-flight requests finish on the old one.
-        server.setSecureContext({ cert: next.cert, key: next.key, minVersion: 'TLSv1.2' });
+        server.setSecureContext({ ...TLS_POLICY, cert: next.cert, key: next.key });
         metrics.certificateReloads.inc({ result: 'loaded' });
         log.info({ subject: cert.subject, notAfter: cert.validTo, fingerprint256: cert.fingerprint256 }, 'certificate reloaded');
       },
       onReject: (err) => {
+        const reason = rejectionReason(err);
         metrics.certificateReloads.inc({ result: 'rejected' });
-        log.warn({ err: err.message }, 'certificate files changed but are not a valid pair yet; serving the previous one');
+        metrics.certificateReloadFailures.inc({ reason });
+        if (reason === 'invalid') {
+          log.warn({ err: err.message }, 'certificate files changed but are not a valid pair yet; serving the previous one');
+        } else {
+          // The file and the dates, so the log says which Secret to renew or which clock is off.
+          const { file, notBefore, notAfter, now } = (err as WebhookError).details;
+          log.warn({ reason, file, notBefore, notAfter, now, err: err.message }, `certificate files changed but the certificate is ${reason === 'expired' ? 'expired' : 'not yet valid'}; serving the previous one`);
+        }
       },
     });
   }

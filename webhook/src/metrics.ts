@@ -15,6 +15,8 @@ export interface WebhookMetrics {
   /** Pods with the launcher label that failed the owner or user check. */
   readonly hostPathRefused: Counter<'reason'>;
   readonly certificateReloads: Counter<'result'>;
+  /** Refused reloads by reason: expired, not_yet_valid, or invalid (not a matching PEM pair). */
+  readonly certificateReloadFailures: Counter<'reason'>;
   /** One /mutate request handled: counted by outcome (added to `requests` when scraped) and timed. */
   recordRequest(outcome: RequestOutcome, seconds: number): void;
 }
@@ -62,6 +64,13 @@ export function createMetrics(): WebhookMetrics {
       name: `${PREFIX}certificate_reloads_total`,
       help: 'Serving certificate reloads by result (rejected = files changed but not a valid pair)',
       labelNames: ['result'],
+      registers,
+    }),
+    // Rare (once per refused pair), so prom-client's inc() is fine here, unlike per request.
+    certificateReloadFailures: new Counter({
+      name: `${PREFIX}certificate_reload_failures_total`,
+      help: 'Serving certificate reloads refused, by reason (expired, not_yet_valid, invalid = not a matching PEM pair); the previous certificate stays',
+      labelNames: ['reason'],
       registers,
     }),
   };

@@ -1,6 +1,7 @@
 // I/O edge for the serving certificate: read and check the PEM pair, watch the files and hand a
-// new pair over only when both files parse and match. Kubernetes Secret volumes swap a `..data`
-// symlink, so the directories are watched, with polling as the fallback for missed events.
+// new pair over only when both files parse, match and are valid now. Kubernetes Secret volumes
+// swap a `..data` symlink, so the directories are watched, with polling as the fallback for
+// missed events. Also the TLS settings every secure context of the server gets.
 import { X509Certificate, createPrivateKey } from 'node:crypto';
 import { readFileSync, watch, type FSWatcher } from 'node:fs';
 import { readFile } from 'node:fs/promises';
@@ -8,8 +9,61 @@ import { dirname } from 'node:path';
 import type { KeyPair } from './app.js';
 import { WebhookError } from './errors.js';
 
-/** Throws E_TLS unless `cert` is a certificate whose public key belongs to `key`. */
-export function checkKeyPair(pair: KeyPair, where: string): X509Certificate {
+/**
+ * TLS 1.2 cipher suites, in the server's order of preference: ECDHE key exchange only (forward
+ * secrecy; no static RSA, whose recorded traffic a stolen key decrypts), AEAD ciphers only (no
+ * CBC, the mode of Lucky13 and POODLE, hence no SHA-1 MACs either), for ECDSA and RSA keys alike.
+ * TLS 1.3 keeps OpenSSL's default suites: Node sets those apart from this list.
+ */
+export const TLS12_CIPHERS: readonly string[] = [
+  'ECDHE-ECDSA-AES128-GCM-SHA256',
+  'ECDHE-RSA-AES128-GCM-SHA256',
+  'ECDHE-ECDSA-AES256-GCM-SHA384',
+  'ECDHE-RSA-AES256-GCM-SHA384',
+  'ECDHE-ECDSA-CHACHA20-POLY1305',
+  'ECDHE-RSA-CHACHA20-POLY1305',
+];
+
+/**
+ * The TLS settings of every secure context the server makes, at start-up and at each reload:
+ * setSecureContext() replaces the whole context, so a reload without them would fall back to
+ * Node's defaults (static RSA and CBC suites included).
+ */
+export const TLS_POLICY = { minVersion: 'TLSv1.2', ciphers: TLS12_CIPHERS.join(':'), honorCipherOrder: true } as const;
+
+/** Why a pair is refused: outside its validity period, or not a matching PEM pair at all. */
+export type KeyPairRejection = 'expired' | 'not_yet_valid' | 'invalid';
+
+/** The reason E_TLS errors of checkKeyPair carry in `details.reason` ('invalid' for any other error). */
+export function rejectionReason(err: unknown): KeyPairRejection {
+  const reason = err instanceof WebhookError ? err.details['reason'] : undefined;
+  return reason === 'expired' || reason === 'not_yet_valid' ? reason : 'invalid';
+}
+
+/**
+ * Throws E_TLS unless `now` lies within the validity period of `cert` (read from `certFile`).
+ * The API server refuses such a certificate anyway; refusing it here keeps a reload from
+ * replacing a working certificate with it, and makes start-up fail with the dates instead.
+ */
+function checkValidity(cert: X509Certificate, certFile: string, now: Date): void {
+  const notBefore = cert.validFromDate;
+  const notAfter = cert.validToDate;
+  const reason: KeyPairRejection | undefined = now < notBefore ? 'not_yet_valid' : now > notAfter ? 'expired' : undefined;
+  if (reason === undefined) return;
+  const dates = { file: certFile, notBefore: notBefore.toISOString(), notAfter: notAfter.toISOString(), now: now.toISOString() };
+  const what = reason === 'expired' ? `expired at ${dates.notAfter}` : `is not valid before ${dates.notBefore}`;
+  throw new WebhookError(
+    'E_TLS',
+    `${certFile}: certificate ${what} (valid ${dates.notBefore} to ${dates.notAfter}, now ${dates.now}); renew the certificate or check the clock`,
+    { reason, ...dates },
+  );
+}
+
+/**
+ * Throws E_TLS unless `cert` is a certificate whose public key belongs to `key` and that is
+ * valid at `now`. `where` names both files, `certFile` the certificate alone.
+ */
+export function checkKeyPair(pair: KeyPair, where: string, certFile = where, now = new Date()): X509Certificate {
   let cert: X509Certificate;
   try {
     cert = new X509Certificate(pair.cert);
@@ -23,6 +77,7 @@ export function checkKeyPair(pair: KeyPair, where: string): X509Certificate {
     throw new WebhookError('E_TLS', `${where}: private key is not PEM: ${(err as Error).message}`);
   }
   if (!ok) throw new WebhookError('E_TLS', `${where}: private key does not match the certificate`);
+  checkValidity(cert, certFile, now);
   return cert;
 }
 
@@ -35,7 +90,7 @@ export function readKeyPair(certFile: string, keyFile: string): KeyPair {
   } catch (err) {
     throw new WebhookError('E_TLS', `cannot read --tls-cert/--tls-key: ${(err as Error).message}`);
   }
-  checkKeyPair(pair, `${certFile} + ${keyFile}`);
+  checkKeyPair(pair, `${certFile} + ${keyFile}`, certFile);
   return pair;
 }
 
@@ -63,7 +118,11 @@ export interface KeyPairWatchOptions {
   readonly pollIntervalMs: number;
   /** Called with a checked pair; it must install it (server.setSecureContext). */
   onReload(pair: KeyPair, cert: X509Certificate): void;
-  /** Called when the files changed but are not (yet) a valid pair; the old pair stays. */
+  /**
+   * Called once per refused pair when the files changed but are not (yet) a valid pair, or the
+   * certificate is outside its validity period (rejectionReason(err) tells which); the old pair
+   * stays. A pair refused as not yet valid is loaded by the first check after its notBefore.
+   */
   onReject(err: Error): void;
 }
 
@@ -91,7 +150,7 @@ export function watchKeyPair(opts: KeyPairWatchOptions): () => void {
       }
       if (next.cert === current.cert && next.key === current.key) return;
       try {
-        const cert = checkKeyPair(next, `${opts.certFile} + ${opts.keyFile}`);
+        const cert = checkKeyPair(next, `${opts.certFile} + ${opts.keyFile}`, opts.certFile);
         current = next;
         lastRejected = '';
         opts.onReload(next, cert);
