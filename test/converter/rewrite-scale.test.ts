@@ -3,6 +3,7 @@
 // counted in characters read by string methods, never timed (bench/rewrite-scale.js times it).
 import { describe, expect, it } from 'vitest';
 import { planDomainEdits, rewriteDomain } from '../../converter/src/xml/index.js';
+import { checkDocument, scanDocument } from '../../converter/src/xml/scan.js';
 import { manyAttributesDomain, manyInterfaces, oneLineDomain } from './large-domains.js';
 
 const converterError = (code: string, message: RegExp): unknown => expect.objectContaining({ name: 'ConverterError', code, message: expect.stringMatching(message) });
@@ -139,5 +140,35 @@ describe('rewriteDomain consults fast-xml-parser only for a domain the scanner r
     expect(() => rewriteDomain("<domain type='kvm'><devices/><x a='&nbsp;'/></domain>", ifaces)).toThrow(
       converterError('E_DOMAIN_XML', /'&' starts no entity this parser knows/),
     );
+  });
+});
+
+describe('checkDocument, the tree-less scan rewriteDomain checks its output with', () => {
+  const many = (extra: string) => `<domain${Array.from({ length: 12 }, (_, i) => ` a${i}='${i}'`).join('')}${extra}/>`;
+  it.each([
+    ['a repeated attribute', "<domain a='1' b='2' a='3'/>"],
+    ['a repeated attribute among many', many(" a5='again'")],
+    ["a '<' in a value", "<domain a='x<y'/>"],
+    ['an unknown entity in a value', "<domain a='&nbsp;'/>"],
+    ['a character reference to a non-character', "<domain a='&#1;'/>"],
+    ['a mismatched end tag', '<domain><devices></domain></devices>'],
+    ['an unclosed element', '<domain><devices>'],
+    ['text after the root', '<domain/>x'],
+    ['a bad name', "<domain><na\u00d7me/></domain>"],
+  ])('refuses %s with the message scanDocument gives', (_what, xml) => {
+    let expected: unknown;
+    try {
+      scanDocument(xml);
+    } catch (err) {
+      expected = err;
+    }
+    expect(expected).toBeDefined();
+    expect(() => checkDocument(xml)).toThrow(expect.objectContaining({ code: 'E_DOMAIN_XML', message: (expected as Error).message }));
+  });
+
+  it('accepts what scanDocument accepts', () => {
+    const out = rewriteDomain(manyAttributesDomain(100), manyInterfaces(3));
+    expect(() => checkDocument(out)).not.toThrow();
+    expect(() => checkDocument(many(" b='&amp;&#x41;'"))).not.toThrow();
   });
 });

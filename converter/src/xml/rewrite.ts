@@ -7,7 +7,7 @@ import { checkInterfaces, printable } from './checks.js';
 import { applyEdits, appendChildren, insertAfter, layoutOf, type TextEdit } from './edits.js';
 import { aliasFor, buildInterfaceNode, renderNode, type XmlNode } from './emit.js';
 import { planSharedMemory } from './memory.js';
-import { attr, childrenNamed, scanDocument, type XmlDocument, type XmlElement } from './scan.js';
+import { attr, checkDocument, childrenNamed, scanDocument, type XmlDocument, type XmlElement } from './scan.js';
 import { assertWellFormed } from './tree.js';
 
 function domainError(problem: string, hint: string): ConverterError {
@@ -132,7 +132,7 @@ export function planDomainEdits(domainXml: string, ifaces: readonly ResolvedInte
 export function rewriteDomain(domainXml: string, ifaces: readonly ResolvedInterface[]): string {
   const out = applyEdits(domainXml, planDomainEdits(domainXml, ifaces));
   try {
-    scanDocument(out);
+    checkDocument(out);
   } catch (err) {
     // Unreachable for well-formed input; a safety net so a bug never hands libvirt broken XML.
     throw new ConverterError('E_DOMAIN_XML', 'the rewritten domain XML is not well-formed (a converter bug)', {}, { cause: err });

@@ -129,14 +129,27 @@ function decodeReferences(src: string, from: number, to: number, literal: (text:
 // Attribute-value normalization (XML 1.0 section 3.3.3): literal line breaks and tabs become spaces.
 const normalizeSpaces = (text: string): string => text.replace(/\r\n|[\r\n\t]/g, ' ');
 
+// Shared by every element of a check-only scan, which never adds to them.
+const NO_ATTRS: XmlAttr[] = [];
+const NO_CHILDREN: XmlElement[] = [];
+
 class Scanner {
   private i = 0;
   private readonly stack: XmlElement[] = [];
   private root: XmlElement | null = null;
-  /** Attribute names of the start tag being read, once it has more than LINEAR_ATTRS. */
+  /** Attribute names of the start tag being read. */
+  private readonly tagAttrNames: string[] = [];
+  /** The same names as a set, once there are more than LINEAR_ATTRS. */
   private readonly attrNames = new Set<string>();
 
-  constructor(private readonly src: string) {}
+  /**
+   * `build` false checks the text without keeping a tree: no attribute objects or values, and
+   * elements no longer referenced once closed, so the garbage collector has nothing to copy.
+   */
+  constructor(
+    private readonly src: string,
+    private readonly build = true,
+  ) {}
 
   scan(): XmlDocument {
     const { src } = this;
@@ -228,20 +241,24 @@ class Scanner {
     this.i += 1;
     const name = this.name() ?? syntaxError(src, this.i, 'expected an element name after <');
     const parent = this.stack.at(-1) ?? null;
-    const el: XmlElement = { name, parent, attrs: [], children: [], start, nameEnd: this.i, openEnd: 0, closeStart: 0, end: 0, selfClosing: false };
+    const { build } = this;
+    const attrs = build ? [] : NO_ATTRS;
+    const el: XmlElement = { name, parent, attrs, children: build ? [] : NO_CHILDREN, start, nameEnd: this.i, openEnd: 0, closeStart: 0, end: 0, selfClosing: false };
+    this.tagAttrNames.length = 0;
     this.attrNames.clear();
     for (;;) {
       const spaced = this.space();
       if (src[this.i] === '>' || src.startsWith('/>', this.i)) break;
       if (this.i >= src.length) syntaxError(src, start, `<${name}> is never closed`);
       if (!spaced) syntaxError(src, this.i, `expected whitespace before an attribute of <${name}>`);
-      el.attrs.push(this.attribute(el));
+      const a = this.attribute(el);
+      if (build) attrs.push(a);
     }
     el.selfClosing = src[this.i] === '/';
     this.i += el.selfClosing ? 2 : 1;
     el.openEnd = this.i;
     if (parent === null) this.root = el;
-    else parent.children.push(el);
+    else if (build) parent.children.push(el);
     if (el.selfClosing) {
       el.closeStart = el.end = el.openEnd;
     } else {
@@ -253,7 +270,7 @@ class Scanner {
     const { src } = this;
     const start = this.i;
     const name = this.name() ?? syntaxError(src, this.i, `expected an attribute name in <${el.name}>`);
-    if (this.seenAttribute(el, name)) syntaxError(src, start, `attribute '${name}' appears twice in <${el.name}>`);
+    if (this.seenAttribute(name)) syntaxError(src, start, `attribute '${name}' appears twice in <${el.name}>`);
     this.space();
     if (src[this.i] !== '=') syntaxError(src, this.i, `attribute '${name}' of <${el.name}> has no value`);
     this.i += 1;
@@ -270,21 +287,27 @@ class Scanner {
       if (c === LESS_THAN) syntaxError(src, j, `'<' inside the value of attribute '${name}'`);
       if (c === AMPERSAND || c === 9 || c === 10 || c === 13) plain = false;
     }
-    const value = plain ? src.slice(this.i + 1, close) : decodeReferences(src, this.i + 1, close, normalizeSpaces);
+    // Decoding also checks the references, so it runs in a check-only scan too.
+    const value = !plain ? decodeReferences(src, this.i + 1, close, normalizeSpaces) : this.build ? src.slice(this.i + 1, close) : '';
     this.i = close + 1;
     return { name, value, start, end: this.i };
   }
 
   /**
-   * Whether `el` already has an attribute `name`. A few attributes are compared one by one (no
-   * set to fill for the usual element); past LINEAR_ATTRS a set keeps the start tag linear.
+   * Whether the start tag being read already has an attribute `name` (else it now has). A few
+   * names are compared one by one (no set to fill for the usual element); past LINEAR_ATTRS a
+   * set keeps the start tag linear.
    */
-  private seenAttribute(el: XmlElement, name: string): boolean {
-    const { attrs } = el;
-    if (attrs.length < LINEAR_ATTRS) return attrs.some((a) => a.name === name);
-    if (this.attrNames.size === 0) for (const a of attrs) this.attrNames.add(a.name);
-    if (this.attrNames.has(name)) return true;
-    this.attrNames.add(name);
+  private seenAttribute(name: string): boolean {
+    const names = this.tagAttrNames;
+    if (names.length < LINEAR_ATTRS) {
+      if (names.includes(name)) return true;
+    } else {
+      if (this.attrNames.size === 0) for (const n of names) this.attrNames.add(n);
+      if (this.attrNames.has(name)) return true;
+      this.attrNames.add(name);
+    }
+    names.push(name);
     return false;
   }
 
@@ -312,6 +335,11 @@ class Scanner {
  */
 export function scanDocument(src: string): XmlDocument {
   return new Scanner(src).scan();
+}
+
+/** Throws as scanDocument does, without building the tree: for text that is only checked. */
+export function checkDocument(src: string): void {
+  new Scanner(src, false).scan();
 }
 
 /** The value of attribute `name`, or undefined. */
