@@ -14,6 +14,7 @@ const served: Record<string, [string, string, boolean][]> = {
   v1: [['secrets', 'Secret', true], ['services', 'Service', true], ['serviceaccounts', 'ServiceAccount', true]],
   'apps/v1': [['deployments', 'Deployment', true]],
   'policy/v1': [['poddisruptionbudgets', 'PodDisruptionBudget', true]],
+  'networking.k8s.io/v1': [['networkpolicies', 'NetworkPolicy', true]],
   'rbac.authorization.k8s.io/v1': [['clusterroles', 'ClusterRole', false], ['clusterrolebindings', 'ClusterRoleBinding', false]],
   'admissionregistration.k8s.io/v1': [['mutatingwebhookconfigurations', 'MutatingWebhookConfiguration', false]],
 };

@@ -28,6 +28,7 @@ describe('Deployment args', () => {
         keyFile: '/etc/kubevirt-vhostuser/tls/tls.key',
       });
       expect(config.listen).toEqual({ host: '0.0.0.0', port: 8443 });
+      expect(config.metricsListen).toEqual({ host: '0.0.0.0', port: 8444 });
       expect(config.offline).toBe(false);
     },
   );
@@ -58,6 +59,7 @@ describe('Deployment args', () => {
     const config = parseWebhookArgs(await webhookArgs({ ...modes[mode], ...nonDefaultWebhook, 'webhook.drainTimeoutMs': 0 }));
     expect(config).toMatchObject({
       listen: { host: '::', port: 9443 },
+      metricsListen: { host: '::', port: 9444 },
       controllerIdentities: nonDefaultWebhook['webhook.controllerIdentities'],
       bindingNames: ['vhostuser', 'dpdk'],
       denyForged: true,

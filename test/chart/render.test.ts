@@ -58,6 +58,7 @@ describe('helm template', () => {
   const common = [
     'admissionregistration.k8s.io/v1 MutatingWebhookConfiguration',
     'apps/v1 Deployment',
+    'networking.k8s.io/v1 NetworkPolicy',
     'policy/v1 PodDisruptionBudget',
     'rbac.authorization.k8s.io/v1 ClusterRole',
     'rbac.authorization.k8s.io/v1 ClusterRoleBinding',

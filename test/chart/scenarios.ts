@@ -28,6 +28,7 @@ export function tlsModes(caPem: string): Record<string, Values> {
 /** Every webhook setting changed, so a flag the CLI does not know cannot hide behind a default. */
 export const nonDefaultWebhook: Values = {
   'webhook.port': 9443,
+  'webhook.metricsPort': 9444,
   'webhook.listenHost': '[::]',
   'webhook.failurePolicy': 'Ignore',
   'webhook.timeoutSeconds': 30,

@@ -154,7 +154,7 @@ describe('ServiceMonitor', () => {
     expect(sm.metadata.labels?.['release']).toBe('prom');
     const spec = sm['spec'] as any;
     expect(spec.selector.matchLabels).toEqual((findObject(objects, 'Service')['spec'] as any).selector);
-    expect(spec.endpoints[0]).toMatchObject({ port: 'https', path: '/metrics', scheme: 'https' });
+    expect(spec.endpoints[0]).toMatchObject({ port: 'metrics', path: '/metrics', scheme: 'https' });
     expect(spec.endpoints[0].tlsConfig).toEqual({
       serverName: `${SERVICE}.${NS}.svc`,
       ca: { secret: { name: `${SERVICE}-tls`, key: 'ca.crt' } },

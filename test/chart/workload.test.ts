@@ -50,7 +50,10 @@ describe('webhook Deployment', () => {
 
   it('probes /healthz and /readyz over HTTPS on the serving port', () => {
     const { container } = podOf(defaults);
-    expect(container['ports']).toEqual([{ name: 'https', containerPort: 8443, protocol: 'TCP' }]);
+    expect(container['ports']).toEqual([
+      { name: 'https', containerPort: 8443, protocol: 'TCP' },
+      { name: 'metrics', containerPort: 8444, protocol: 'TCP' },
+    ]);
     expect(container['livenessProbe'].httpGet).toEqual({ path: '/healthz', port: 'https', scheme: 'HTTPS' });
     expect(container['readinessProbe'].httpGet).toEqual({ path: '/readyz', port: 'https', scheme: 'HTTPS' });
   });
@@ -119,9 +122,12 @@ describe('PodDisruptionBudget', () => {
 });
 
 describe('Service', () => {
-  it('forwards port 443 to the named https port of the webhook pods', () => {
+  it('forwards port 443 to the named https port of the webhook pods, and the metrics port to theirs', () => {
     const spec = findObject(defaults, 'Service')['spec'] as any;
-    expect(spec.ports).toEqual([{ name: 'https', port: 443, targetPort: 'https', protocol: 'TCP' }]);
+    expect(spec.ports).toEqual([
+      { name: 'https', port: 443, targetPort: 'https', protocol: 'TCP' },
+      { name: 'metrics', port: 8444, targetPort: 'metrics', protocol: 'TCP' },
+    ]);
     expect(spec.selector).toEqual((findObject(defaults, 'Deployment')['spec'] as any).selector.matchLabels);
   });
 });

@@ -15,7 +15,7 @@ import { registerMutateRoute } from './routes/mutate.js';
 import { TLS_POLICY } from './tls.js';
 
 export type AppConfig = MutationConfig &
-  Pick<WebhookConfig, 'lookupTimeoutMs' | 'bodyLimitBytes' | 'logLevel' | 'maxInflightBodyBytes' | 'maxNadLookups'>;
+  Pick<WebhookConfig, 'lookupTimeoutMs' | 'bodyLimitBytes' | 'logLevel' | 'maxInflightBodyBytes' | 'maxNadLookups' | 'metricsListen'>;
 
 export interface KeyPair {
   readonly cert: string;
@@ -134,6 +134,8 @@ export function buildApp(config: AppConfig, deps: AppDeps): FastifyInstance {
   };
   registerMutateRoute(app, ctx, deps.metrics, config.bodyLimitBytes, logStream);
   const pending = deps.pending ?? (() => []);
-  registerHealthRoutes(app, () => [...pending(), ...deps.lookups.pending()], deps.metrics.registry);
+  // With --metrics-listen, /metrics lives on its own port only, where a NetworkPolicy can fence it.
+  const registry = config.metricsListen === undefined ? deps.metrics.registry : undefined;
+  registerHealthRoutes(app, () => [...pending(), ...deps.lookups.pending()], registry);
   return app;
 }

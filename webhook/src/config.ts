@@ -37,6 +37,7 @@ export const MUTATION_OPTIONS = {
 /** Flags of the HTTPS server only. */
 export const SERVER_OPTIONS = {
   listen: { type: 'string', value: 'host:port', default: '0.0.0.0:8443', help: 'address to serve HTTPS on ([v6]:port for IPv6)' },
+  'metrics-listen': { type: 'string', value: 'host:port', help: 'serve /metrics here (HTTPS, same certificate) instead of on --listen, so a NetworkPolicy can admit only scrapers to it' },
   'tls-cert': { type: 'string', value: 'file', help: 'PEM certificate (chain); reloaded when it changes' },
   'tls-key': { type: 'string', value: 'file', help: 'PEM private key matching --tls-cert' },
   'dev-cert': { type: 'boolean', help: 'serve a self-signed certificate for localhost (local use only)' },
@@ -67,6 +68,8 @@ export type TlsSource = { readonly kind: 'files'; readonly certFile: string; rea
 
 export interface WebhookConfig extends MutationConfig {
   readonly listen: { readonly host: string; readonly port: number };
+  /** Where /metrics is served when not on `listen` (--metrics-listen). */
+  readonly metricsListen?: { readonly host: string; readonly port: number };
   readonly tls: TlsSource;
   readonly kubeconfig?: string;
   readonly offline: boolean;
@@ -134,6 +137,7 @@ const mutationSchema = {
 
 const serverSchema = {
   listen,
+  'metrics-listen': listen.optional(),
   'tls-cert': nonEmpty.optional(),
   'tls-key': nonEmpty.optional(),
   'dev-cert': z.boolean(),
@@ -264,6 +268,10 @@ export function parseWebhookArgs(argv: string[]): WebhookConfig {
     throw configError(`${missing} missing: serve with --tls-cert FILE --tls-key FILE, or --dev-cert for local use`);
   }
   if (s.offline && s.kubeconfig !== undefined) throw configError('--kubeconfig cannot be combined with --offline');
+  const metricsListen = s['metrics-listen'];
+  if (metricsListen !== undefined && metricsListen.port !== 0 && metricsListen.port === s.listen.port) {
+    throw configError(`--metrics-listen port ${metricsListen.port} is the --listen port; pick another, or leave --metrics-listen out to serve /metrics there`);
+  }
   // Otherwise a review of the largest accepted size could never be held, and would always get 503.
   if (s['max-inflight-body-bytes'] < s['body-limit-bytes']) {
     throw configError(`--max-inflight-body-bytes (${s['max-inflight-body-bytes']}) must be at least --body-limit-bytes (${s['body-limit-bytes']})`);
@@ -271,6 +279,7 @@ export function parseWebhookArgs(argv: string[]): WebhookConfig {
   return {
     ...mutation,
     listen: s.listen,
+    ...(metricsListen === undefined ? {} : { metricsListen }),
     tls,
     ...(s.kubeconfig === undefined ? {} : { kubeconfig: s.kubeconfig }),
     offline: s.offline,

@@ -3,11 +3,12 @@
 // SIGTERM answers for one more second with Connection: close, stops accepting, lets in-flight
 // requests finish, then resolves the exit code.
 import type { Server as HttpsServer } from 'node:https';
-import { buildApp, type KeyPair } from './app.js';
+import { SERVER_TIMEOUTS, buildApp, type KeyPair } from './app.js';
 import type { WebhookConfig } from './config.js';
 import type { WebhookError } from './errors.js';
 import { offlineLookups, type Lookups } from './k8s/sources.js';
 import { createLineBuffer, type LineBuffer } from './log-stream.js';
+import { startMetricsServer, type MetricsServer } from './metrics-server.js';
 import { createMetrics } from './metrics.js';
 import { TLS_POLICY, createDevKeyPair, readKeyPair, rejectionReason, watchKeyPair } from './tls.js';
 
@@ -69,6 +70,15 @@ export async function runWebhook(config: WebhookConfig, opts: RunOptions = {}): 
     done(null, payload); // callback style: no promise per request on the hot path
   });
 
+  // /metrics on a port of its own when asked: first, so a port in use fails before anything serves.
+  const metricsTls = (p: KeyPair) => ({ ...TLS_POLICY, cert: p.cert, key: p.key });
+  let metricsServer: MetricsServer | undefined;
+  if (config.metricsListen !== undefined) {
+    const t = SERVER_TIMEOUTS;
+    const tls = metricsTls(pair);
+    metricsServer = await startMetricsServer({ ...config.metricsListen, tls, registry: metrics.registry, handshakeMs: t.handshakeMs, headersMs: t.headersMs, requestMs: t.requestMs });
+    log.info({ host: config.metricsListen.host, port: metricsServer.port }, 'serving /metrics over HTTPS');
+  }
   await app.listen({ host: config.listen.host, port: config.listen.port, listenTextResolver: () => 'listening' });
   const address = app.server.address();
   const port = typeof address === 'object' && address !== null ? address.port : config.listen.port;
@@ -86,6 +96,7 @@ export async function runWebhook(config: WebhookConfig, opts: RunOptions = {}): 
       onReload: (next, cert) => {
         // Only new connections use the new context; in-flight requests finish on the old one.
         server.setSecureContext({ ...TLS_POLICY, cert: next.cert, key: next.key });
+        metricsServer?.setSecureContext(metricsTls(next));
         metrics.certificateReloads.inc({ result: 'loaded' });
         log.info({ subject: cert.subject, notAfter: cert.validTo, fingerprint256: cert.fingerprint256 }, 'certificate reloaded');
       },
@@ -140,6 +151,7 @@ export async function runWebhook(config: WebhookConfig, opts: RunOptions = {}): 
     log.warn({ drainTimeoutMs: config.drainTimeoutMs }, 'drain timed out; closing remaining connections');
     app.server.closeAllConnections();
   }
+  await metricsServer?.close();
   await lookups.close();
   log.info({ drained }, 'stopped');
   flushLogs();

@@ -80,6 +80,9 @@ the Deployment so that every render runs them.
 {{- if gt (add (int $w.lookupTimeoutMs) 1000) (mul (int $w.timeoutSeconds) 1000) }}
 {{- fail (printf "webhook.lookupTimeoutMs (%d) must be at least 1000 ms below webhook.timeoutSeconds (%d s): the webhook has to answer before the API server gives up on it" (int $w.lookupTimeoutMs) (int $w.timeoutSeconds)) }}
 {{- end }}
+{{- if and $w.metricsPort (eq (int $w.metricsPort) (int $w.port)) }}
+{{- fail (printf "webhook.metricsPort (%d) must differ from webhook.port: set another port, or 0 to serve /metrics on webhook.port" (int $w.metricsPort)) }}
+{{- end }}
 {{- if lt (int $w.maxInflightBodyBytes) (int $w.bodyLimitBytes) }}
 {{- fail (printf "webhook.maxInflightBodyBytes (%d) must be at least webhook.bodyLimitBytes (%d): a review of the largest accepted size could never be held" (int $w.maxInflightBodyBytes) (int $w.bodyLimitBytes)) }}
 {{- end }}

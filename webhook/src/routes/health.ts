@@ -2,7 +2,8 @@
 import type { FastifyInstance } from 'fastify';
 import type { Registry } from 'prom-client';
 
-export function registerHealthRoutes(app: FastifyInstance, pending: () => readonly string[], registry: Registry): void {
+/** `registry` undefined: /metrics is served on its own port (metrics-server.ts), not here. */
+export function registerHealthRoutes(app: FastifyInstance, pending: () => readonly string[], registry: Registry | undefined): void {
   app.get('/healthz', async () => ({ status: 'ok' }));
   app.get('/readyz', async (_request, reply) => {
     const waiting = pending();
@@ -10,6 +11,7 @@ export function registerHealthRoutes(app: FastifyInstance, pending: () => readon
     reply.code(503);
     return { status: 'not ready', waiting };
   });
+  if (registry === undefined) return;
   app.get('/metrics', async (_request, reply) => {
     reply.header('content-type', registry.contentType);
     return registry.metrics();
