@@ -2,7 +2,7 @@
 // Kubernetes version (or forced by a value), and the rendered CEL expression evaluated (with a CEL
 // implementation, not a copy of the expression) on launcher pods that do and do not need us.
 import { evaluate } from '@marcbachmann/cel-js';
-import { describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { template, tryTemplate } from '../helpers/helm.js';
 import { loadPod, podNames, type Json } from '../webhook/fixtures.js';
 import { webhookOf } from './scenarios.js';
@@ -10,9 +10,13 @@ import { webhookOf } from './scenarios.js';
 const render = async (kubeVersion: string, matchConditions?: unknown) =>
   webhookOf(await template({ extraArgs: ['--kube-version', kubeVersion], ...(matchConditions === undefined ? {} : { values: { 'webhook.matchConditions': matchConditions } }) }));
 
+let conditions: { name: string; expression: string }[] = [];
+beforeAll(async () => {
+  conditions = (await render('1.30.0'))['matchConditions'] as typeof conditions;
+});
+
 /** The API server evaluates each condition with the admitted object as `object`; all must be true. */
-async function calledFor(pod: Json): Promise<boolean> {
-  const conditions = (await render('1.30.0'))['matchConditions'] as { name: string; expression: string }[];
+function calledFor(pod: Json): boolean {
   return conditions.every((c) => evaluate(c.expression, { object: pod }) === true);
 }
 
@@ -49,18 +53,18 @@ describe('matchConditions: which launcher pods the API server still sends', () =
     for (const name of podNames()) {
       const pod = loadPod(name);
       const annotations = ((pod['metadata'] as Json | undefined)?.['annotations'] ?? {}) as Record<string, string>;
-      expect([name, await calledFor(pod)]).toEqual([name, 'k8s.v1.cni.cncf.io/networks' in annotations]);
+      expect([name, calledFor(pod)]).toEqual([name, 'k8s.v1.cni.cncf.io/networks' in annotations]);
     }
   });
 
   it('a Multus default network, or DRA resource claims without any Multus annotation', async () => {
-    expect(await calledFor(launcher({ 'v1.multus-cni.io/default-network': 'vnf/ovs-dpdk' }))).toBe(true);
-    expect(await calledFor(launcher(undefined, { resourceClaims: [{ name: 'dpdk', resourceClaimTemplateName: 'ovs-dpdk' }] }))).toBe(true);
+    expect(calledFor(launcher({ 'v1.multus-cni.io/default-network': 'vnf/ovs-dpdk' }))).toBe(true);
+    expect(calledFor(launcher(undefined, { resourceClaims: [{ name: 'dpdk', resourceClaimTemplateName: 'ovs-dpdk' }] }))).toBe(true);
   });
 
   it('not a launcher pod on the pod network alone, with no annotations at all, or with empty claims', async () => {
-    expect(await calledFor(launcher({ 'kubevirt.io/domain': 'vm', 'kubectl.kubernetes.io/default-container': 'compute' }))).toBe(false);
-    expect(await calledFor(launcher(undefined))).toBe(false);
-    expect(await calledFor(launcher({}, { resourceClaims: [] }))).toBe(false);
+    expect(calledFor(launcher({ 'kubevirt.io/domain': 'vm', 'kubectl.kubernetes.io/default-container': 'compute' }))).toBe(false);
+    expect(calledFor(launcher(undefined))).toBe(false);
+    expect(calledFor(launcher({}, { resourceClaims: [] }))).toBe(false);
   });
 });

@@ -1,4 +1,5 @@
 // The HTTP layer through fastify's inject(): no socket, no TLS (those have their own tests).
+import fastJsonPatch, { type Operation } from 'fast-json-patch';
 import { afterEach, describe, expect, it } from 'vitest';
 import { buildApp } from '../../webhook/src/app.js';
 import { parseWebhookArgs } from '../../webhook/src/config.js';
@@ -33,24 +34,41 @@ function post(h: Harness, body: unknown, headers: Record<string, string> = { 'co
   return h.app.inject({ method: 'POST', url: '/mutate', headers, payload: typeof body === 'string' ? body : JSON.stringify(body) });
 }
 
+/** Which of our mount paths each container has, leaving out the containers named in `except`. */
+function mountsByContainer(pod: Json, except: readonly string[] = []): Record<string, string[]> {
+  const ours = new Set(COMPUTE);
+  const spec = pod['spec'] as { containers: { name: string; volumeMounts?: { mountPath: string }[] }[] };
+  const out: Record<string, string[]> = {};
+  for (const c of spec.containers) {
+    if (except.includes(c.name)) continue;
+    out[c.name] = (c.volumeMounts ?? []).map((m) => m.mountPath.replace(/\/+$/, '')).filter((p) => ours.has(p)).sort();
+  }
+  return out;
+}
+
 function decodePatch(response: Json): unknown {
   return JSON.parse(Buffer.from(String(response['patch']), 'base64').toString('utf8'));
 }
 
-type Expect = { patched: number } | { allowed: true; warning?: RegExp } | { denied: number; message: RegExp };
+/** `patched`: the containers that must mount each volume once the patch is applied. */
+type Expect = { patched: Record<string, readonly string[]> } | { allowed: true; warning?: RegExp } | { denied: number; message: RegExp };
+
+// Mount paths of the three volumes (whatever the volume's name: network-resources-injector's counts).
+const COMPUTE = ['/etc/podnetinfo', '/var/lib/cni/usrcni', '/var/run/openvswitch'];
+const SIDECAR = ['/etc/podnetinfo', '/var/lib/cni/usrcni'];
 
 const CASES: [string, Expect][] = [
-  ['create-v0.53-vhostuser', { patched: 6 }],
-  ['create-v1-binding', { patched: 7 }],
-  ['create-v1-binding-dryrun', { patched: 7 }],
-  ['create-v1alpha3-owner', { patched: 6 }],
+  ['create-v0.53-vhostuser', { patched: { compute: COMPUTE } }],
+  ['create-v1-binding', { patched: { compute: COMPUTE, 'hook-sidecar-0': SIDECAR } }],
+  ['create-v1-binding-dryrun', { patched: { compute: COMPUTE, 'hook-sidecar-0': SIDECAR } }],
+  ['create-v1alpha3-owner', { patched: { compute: COMPUTE } }],
   ['forged-user', { allowed: true, warning: /created by "system:serviceaccount:tests:default", not by a KubeVirt controller identity/ }],
   ['forged-owner', { allowed: true, warning: /no controller ownerReference to a VirtualMachineInstance/ }],
   ['non-launcher', { allowed: true }],
   ['already-mutated', { allowed: true }],
-  ['nri-podnetinfo', { patched: 4 }],
-  ['no-volumes', { patched: 10 }],
-  ['several-containers', { patched: 7 }],
+  ['nri-podnetinfo', { patched: { compute: COMPUTE, 'hook-sidecar-0': SIDECAR } }],
+  ['no-volumes', { patched: { compute: COMPUTE, 'hook-sidecar-0': SIDECAR } }],
+  ['several-containers', { patched: { compute: COMPUTE, 'hook-sidecar-0': SIDECAR } }],
   ['volume-conflict', { denied: 409, message: /volume "shared-dir" already exists with a configMap source/ }],
   ['update-v1-binding', { allowed: true }],
   ['not-a-pod', { allowed: true }],
@@ -69,7 +87,9 @@ describe('POST /mutate on the review fixtures', () => {
     if ('patched' in want) {
       expect(body.response['allowed']).toBe(true);
       expect(body.response['patchType']).toBe('JSONPatch');
-      expect(decodePatch(body.response)).toHaveLength(want.patched);
+      const pod = (review['request'] as Json)['object'] as Json;
+      const patched = fastJsonPatch.applyPatch(structuredClone(pod), decodePatch(body.response) as Operation[], true, false).newDocument as Json;
+      expect(mountsByContainer(patched)).toEqual({ ...mountsByContainer(pod, Object.keys(want.patched)), ...want.patched });
     } else if ('denied' in want) {
       expect(body.response['allowed']).toBe(false);
       expect(body.response['status']).toMatchObject({ code: want.denied, message: expect.stringMatching(want.message) });
@@ -96,7 +116,7 @@ describe('POST /mutate decisions', () => {
       uid: expect.any(String),
       pod: 'tests/virt-launcher-vhostuser-vm-',
       outcome: 'patched',
-      ops: 7,
+      ops: 8,
       evidence: 'container "hook-sidecar-0" serves binding "vhostuser"',
       us: expect.any(Number),
     });

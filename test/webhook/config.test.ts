@@ -15,6 +15,7 @@ describe('parseWebhookArgs', () => {
         podinfo: { name: 'podinfo', mountPath: '/etc/podnetinfo', inSidecars: true },
       },
       sidecarSocketDirs: [],
+      sidecarImages: [],
       listen: { host: '0.0.0.0', port: 8443 },
       tls: { kind: 'files', certFile: '/certs/tls.crt', keyFile: '/certs/tls.key' },
       offline: false,

@@ -98,8 +98,8 @@ describe('candidateNads', () => {
 
 describe('evidence checks', () => {
   it('finds the vhostuser binding sidecar, not the passt one', () => {
-    expect(bindingSidecarEvidence(pod('several-containers'), ['vhostuser'])).toBe('container "hook-sidecar-0" serves binding "vhostuser"');
-    expect(bindingSidecarEvidence(pod('several-containers'), ['other'])).toBeUndefined();
+    expect(bindingSidecarEvidence(pod('several-containers'), { bindingNames: ['vhostuser'], sidecarImages: [] })).toBe('container "hook-sidecar-0" serves binding "vhostuser"');
+    expect(bindingSidecarEvidence(pod('several-containers'), { bindingNames: ['other'], sidecarImages: [] })).toBeUndefined();
   });
 
   it('reads both VMI dialects', () => {

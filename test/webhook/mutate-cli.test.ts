@@ -41,6 +41,7 @@ describe('kubevirt-vhostuser mutate', () => {
       '/spec/containers/0/volumeMounts/-',
       '/spec/containers/0/volumeMounts/-',
       '/spec/containers/1/volumeMounts/-',
+      '/spec/containers/1/volumeMounts/-',
     ]);
   });
 

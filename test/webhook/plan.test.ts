@@ -114,12 +114,14 @@ describe('planPatch', () => {
       '/spec/containers/0/volumeMounts/-',
       '/spec/containers/1/volumeMounts []',
       '/spec/containers/1/volumeMounts/-',
+      '/spec/containers/1/volumeMounts/-',
     ]);
   });
 
   it("reuses network-resources-injector's podnetinfo mount instead of mounting a second volume there", () => {
     const ops = opsOf(plan, loadPod('nri-podnetinfo'));
-    expect(ops.map((o) => (o.value as { name?: string }).name)).toEqual(['shared-dir', 'ovs-run-dir', 'shared-dir', 'ovs-run-dir']);
+    // compute and our sidecar get the shared dir; compute the OVS run dir; nobody a second podinfo.
+    expect(ops.map((o) => (o.value as { name?: string }).name)).toEqual(['shared-dir', 'ovs-run-dir', 'shared-dir', 'ovs-run-dir', 'shared-dir']);
   });
 
   it('mounts podinfo only in sidecars serving one of our bindings, and touches other containers not at all', () => {
@@ -129,9 +131,14 @@ describe('planPatch', () => {
     expect(mountsOf(patched, 'guest-console-log')).toEqual(mountsOf(loadPod('several-containers'), 'guest-console-log'));
   });
 
-  it('leaves sidecars alone when podinfo-in-sidecars is off', () => {
+  it('mounts only the shared dir in our sidecar when podinfo-in-sidecars is off (it makes the socket links there)', () => {
     const off = createPlanner({ volumes: { ...DEFAULT_SETTINGS, podinfo: { ...DEFAULT_SETTINGS.podinfo, inSidecars: false } }, bindingNames: ['vhostuser'] });
-    expect(opsOf(off, loadPod('launcher-v1-binding')).some((o) => o.path.startsWith('/spec/containers/1/'))).toBe(false);
+    const patched = applyValidated(loadPod('launcher-v1-binding'), opsOf(off, loadPod('launcher-v1-binding')));
+    const names = mountsOf(patched, 'hook-sidecar-0').map((m) => m.name);
+    expect(names).toContain('shared-dir');
+    expect(names).not.toContain('podinfo');
+    expect(names).not.toContain('ovs-run-dir');
+    expect(mountsOf(patched, 'hook-sidecar-0').find((m) => m.name === 'shared-dir')?.mountPath).toBe(mountsOf(patched, 'compute').find((m) => m.name === 'shared-dir')?.mountPath);
   });
 
   it('uses configured names and paths, and escapes nothing it does not need to', () => {
@@ -224,7 +231,7 @@ describe('planPatch: KUBEVIRT_VHOSTUSER_SOCKET_DIRS on our binding sidecar', () 
       sidecarSocketDirs: DIRS,
     });
     const ops = opsOf(off, loadPod('launcher-v1-binding'));
-    expect(ops.filter((o) => o.path.startsWith('/spec/containers/1/')).map((o) => o.path)).toEqual(['/spec/containers/1/env/-']);
+    expect(ops.filter((o) => o.path.startsWith('/spec/containers/1/')).map((o) => o.path)).toEqual(['/spec/containers/1/volumeMounts/-', '/spec/containers/1/env/-']);
   });
 
   it('is idempotent: a sidecar that already has the same value gets nothing more', () => {

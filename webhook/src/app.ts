@@ -126,11 +126,12 @@ export function buildApp(config: AppConfig, deps: AppDeps): FastifyInstance {
   const ctx: DecisionContext = {
     controllerIdentities: config.controllerIdentities,
     bindingNames: config.bindingNames,
+    sidecarImages: config.sidecarImages,
     denyForged: config.denyForged,
     lookupTimeoutMs: config.lookupTimeoutMs,
     maxNadLookups: config.maxNadLookups,
     lookups: deps.lookups,
-    planPatch: createPlanner({ volumes: config.volumes, bindingNames: config.bindingNames, sidecarSocketDirs: config.sidecarSocketDirs }),
+    planPatch: createPlanner(config),
   };
   registerMutateRoute(app, ctx, deps.metrics, config.bodyLimitBytes, logStream);
   const pending = deps.pending ?? (() => []);

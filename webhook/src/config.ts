@@ -1,6 +1,7 @@
 // Pure. Command-line flags -> typed, zod-validated configuration, parsed once at start-up.
 // parseWebhookArgs is also called by the Helm chart tests on the Deployment's args, so every
 // error names the flag at fault. The option table drives parsing, --help and docs/webhook.md.
+import { parseImageRef, type ImageRef } from './mutate/sidecar.js';
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
 import { DEFAULT_BINDING_NAMES } from '../../converter/src/binding.js';
@@ -31,6 +32,7 @@ export const MUTATION_OPTIONS = {
   'podinfo-volume': { type: 'string', value: 'name', default: V.podinfoVolume, help: 'downward-API volume name (use podnetinfo next to network-resources-injector)' },
   'podinfo-mount-path': { type: 'string', value: 'path', default: V.podinfoMountPath, help: 'where the pod annotations are mounted' },
   'podinfo-in-sidecars': { type: 'string', value: 'true|false', default: 'true', help: 'also mount podinfo in binding sidecars of our binding names' },
+  'sidecar-image': { type: 'string', multiple: true, value: 'ref', help: 'image our binding sidecar runs, as the KubeVirt CR registers it (repeatable): recognises the sidecar on KubeVirt < 1.9, which names no binding' },
   'sidecar-socket-dir': { type: 'string', multiple: true, value: 'dir', help: `directory our binding sidecar may take socket paths from besides the shared dir, set as ${SOCKET_DIRS_ENV} (repeatable)` },
 } as const satisfies Record<string, OptionSpec>;
 
@@ -62,6 +64,8 @@ export interface MutationConfig {
   readonly volumes: VolumeSettings;
   /** Our binding sidecar's allowed socket directories; none means no env var is set. */
   readonly sidecarSocketDirs: readonly string[];
+  /** Images our binding sidecar runs (recognition where KubeVirt names no binding). */
+  readonly sidecarImages: readonly ImageRef[];
 }
 
 export type TlsSource = { readonly kind: 'files'; readonly certFile: string; readonly keyFile: string } | { readonly kind: 'dev' };
@@ -119,6 +123,16 @@ const listen = z.string().transform((s, ctx) => {
   return { host: m[1] ?? m[2] ?? '', port };
 });
 
+// An image reference as the KubeVirt CR's sidecarImage holds it, parsed once here.
+const imageRef = z.string().transform((s, ctx) => {
+  const ref = parseImageRef(s);
+  if (ref === undefined) {
+    ctx.addIssue({ code: 'custom', message: `${JSON.stringify(s)} is not an image reference ([registry/]path[:tag][@sha256:digest])` });
+    return z.NEVER;
+  }
+  return ref;
+});
+
 const mutationSchema = {
   'controller-identity': z.array(nonEmpty).min(1),
   'binding-name': z.array(nonEmpty).min(1),
@@ -133,6 +147,7 @@ const mutationSchema = {
   'podinfo-mount-path': absPath,
   'podinfo-in-sidecars': bool,
   'sidecar-socket-dir': z.array(socketDir).default([]),
+  'sidecar-image': z.array(imageRef).default([]),
 };
 
 const serverSchema = {
@@ -243,6 +258,7 @@ export function toMutationConfig(values: Values): MutationConfig {
       podinfo: { name: m['podinfo-volume'], mountPath: m['podinfo-mount-path'], inSidecars: m['podinfo-in-sidecars'] },
     },
     sidecarSocketDirs: [...new Set(m['sidecar-socket-dir'])],
+    sidecarImages: m['sidecar-image'],
   };
 }
 

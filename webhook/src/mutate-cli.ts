@@ -90,7 +90,7 @@ export async function runMutate(argv: readonly string[]): Promise<MutateResult> 
     ...config,
     lookupTimeoutMs: 1000,
     lookups,
-    planPatch: createPlanner({ volumes: config.volumes, bindingNames: config.bindingNames, sidecarSocketDirs: config.sidecarSocketDirs }),
+    planPatch: createPlanner(config),
   });
   if (decision.kind === 'deny') return { stdout: '', stderr: `error: denied: ${decision.error.message}\n`, code: 1 };
   const ops = decision.kind === 'patch' ? decision.ops : [];

@@ -4,6 +4,7 @@
 import { WebhookError } from '../errors.js';
 import type { Lookups } from '../k8s/sources.js';
 import type { JsonPatchOp, PlanPatch } from '../mutate/plan.js';
+import type { ImageRef } from '../mutate/sidecar.js';
 import { bindingSidecarEvidence, findVhostUserEvidence, type EvidenceResult } from './evidence.js';
 import { classifyLauncher, type ForgedReason } from './launcher.js';
 import { parsePod, type AdmissionRequest } from './review.js';
@@ -11,6 +12,8 @@ import { parsePod, type AdmissionRequest } from './review.js';
 export interface DecisionContext {
   readonly controllerIdentities: readonly string[];
   readonly bindingNames: readonly string[];
+  /** Images our binding sidecar runs (mutate/sidecar.ts). */
+  readonly sidecarImages?: readonly ImageRef[];
   readonly denyForged: boolean;
   readonly lookupTimeoutMs: number;
   /** NAD reads per request (--max-nad-lookups); evidence.ts's default when absent. */
@@ -79,7 +82,7 @@ export function decideAdmission(req: AdmissionRequest, ctx: DecisionContext): Ou
     return { decision: { kind: 'patch', ops: plan.ops, evidence }, pod: podRef, evidence };
   };
   // The pod's own evidence first, without the lookup machinery.
-  const fromPod = bindingSidecarEvidence(pod, ctx.bindingNames);
+  const fromPod = bindingSidecarEvidence(pod, { bindingNames: ctx.bindingNames, sidecarImages: ctx.sidecarImages ?? [] });
   if (fromPod !== undefined) return conclude({ evidence: fromPod });
   return findVhostUserEvidence(pod, namespace, launcher.owner, ctx).then(conclude);
 }

@@ -7,7 +7,7 @@
 // taken from there would let them make the webhook read any number of NADs, in any namespace.
 import { parseNadName } from '../../../converter/src/annotations/nad-name.js';
 import { isVhostUserInterface } from '../../../converter/src/binding.js';
-import { bindingPluginName } from '../mutate/plan.js';
+import { ourSidecarReason, type SidecarRecognition } from '../mutate/sidecar.js';
 import { record } from '../mutate/volumes.js';
 import { withDeadline, type KubeObject, type Lookups } from '../k8s/sources.js';
 import type { OwnerReference, Pod } from './review.js';
@@ -17,6 +17,8 @@ export const DEFAULT_MAX_NAD_LOOKUPS = 16;
 
 export interface EvidenceContext {
   readonly bindingNames: readonly string[];
+  /** Images our binding sidecar runs (mutate/sidecar.ts). */
+  readonly sidecarImages?: SidecarRecognition['sidecarImages'];
   readonly lookups: Lookups;
   readonly lookupTimeoutMs: number;
   /** At most this many NADs are read per request (--max-nad-lookups); DEFAULT_MAX_NAD_LOOKUPS when absent. */
@@ -69,13 +71,11 @@ function vmiInterfaces(vmi: KubeObject): readonly unknown[] {
   return Array.isArray(interfaces) ? interfaces : [];
 }
 
-/** A container env NETWORK_BINDING_PLUGIN_NAME naming one of our bindings. */
-export function bindingSidecarEvidence(pod: Pod, bindingNames: readonly string[]): string | undefined {
+/** Our binding sidecar in the pod (mutate/sidecar.ts), which KubeVirt adds only for our binding. */
+export function bindingSidecarEvidence(pod: Pod, recognition: SidecarRecognition): string | undefined {
   for (const c of pod.spec.containers) {
-    const name = bindingPluginName(c);
-    if (name !== undefined && bindingNames.includes(name)) {
-      return `container "${c.name}" serves binding "${name}"`;
-    }
+    const reason = ourSidecarReason(c, recognition);
+    if (reason !== undefined) return reason;
   }
   return undefined;
 }
@@ -157,7 +157,7 @@ export async function findVhostUserEvidence(
   owner: OwnerReference,
   ctx: EvidenceContext,
 ): Promise<EvidenceResult> {
-  const fromPod = bindingSidecarEvidence(pod, ctx.bindingNames);
+  const fromPod = bindingSidecarEvidence(pod, { bindingNames: ctx.bindingNames, sidecarImages: ctx.sidecarImages ?? [] });
   if (fromPod !== undefined) return { evidence: fromPod };
   const { vmi: vmiSource, nad: nadSource } = ctx.lookups;
   // Without its VMI nothing says which NADs matter, and the pod's own list is the VMI owner's word.

@@ -10,6 +10,7 @@ const EnvVar = z.looseObject({ name: z.string(), value: z.string().optional() })
 const VolumeMount = z.looseObject({ name: z.string(), mountPath: z.string() });
 const Container = z.looseObject({
   name: z.string(),
+  image: z.string().nullish(),
   env: z.array(EnvVar).nullish(),
   volumeMounts: z.array(VolumeMount).nullish(),
 });
@@ -115,7 +116,7 @@ const arrayOf = (v: unknown, ok: (v: unknown) => boolean): boolean => Array.isAr
 const isEnvVar = (v: unknown): boolean => isObj(v) && isStr(v['name']) && (v['value'] === undefined || isStr(v['value']));
 const isMount = (v: unknown): boolean => isObj(v) && isStr(v['name']) && isStr(v['mountPath']);
 const isContainer = (v: unknown): boolean =>
-  isObj(v) && isStr(v['name']) && orNull(v['env'], (e) => arrayOf(e, isEnvVar)) && orNull(v['volumeMounts'], (m) => arrayOf(m, isMount));
+  isObj(v) && isStr(v['name']) && orNull(v['image'], isStr) && orNull(v['env'], (e) => arrayOf(e, isEnvVar)) && orNull(v['volumeMounts'], (m) => arrayOf(m, isMount));
 const isVolume = (v: unknown): boolean => isObj(v) && isStr(v['name']);
 const isOwnerRef = (v: unknown): boolean =>
   isObj(v) &&

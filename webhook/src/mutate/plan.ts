@@ -2,9 +2,10 @@
 // Only `add` ops, built directly from the pod (no clone, no diff); running it on its own output
 // yields no ops. Never reads files, the clock or the network.
 import type { Container, Pod, Volume } from '../admission/review.js';
-import { BINDING_PLUGIN_ENV, COMPUTE_CONTAINER, SOCKET_DIRS_ENV } from '../constants.js';
+import { COMPUTE_CONTAINER, SOCKET_DIRS_ENV } from '../constants.js';
 import { WebhookError } from '../errors.js';
 import { pointer } from './json-pointer.js';
+import { ourSidecarReason, type ImageRef } from './sidecar.js';
 import { normalizeDir, describeSource, wantedVolumes, type VolumeSettings, type WantedVolume } from './volumes.js';
 
 export interface JsonPatchOp {
@@ -20,6 +21,8 @@ export type PlanResult =
 export interface PlannerSettings {
   readonly volumes: VolumeSettings;
   readonly bindingNames: readonly string[];
+  /** Images our binding sidecar runs, for releases whose sidecars name no binding (< 1.9). */
+  readonly sidecarImages?: readonly ImageRef[];
   /**
    * Allowed socket directories for our binding sidecar, set on it as SOCKET_DIRS_ENV; none (the
    * default) sets nothing.
@@ -28,14 +31,6 @@ export interface PlannerSettings {
 }
 
 export type PlanPatch = (pod: Pod, podRef: string) => PlanResult;
-
-/** The binding a sidecar serves (its literal NETWORK_BINDING_PLUGIN_NAME), if it is one. */
-export function bindingPluginName(container: Container): string | undefined {
-  const env = container.env;
-  if (env == null) return undefined;
-  for (const e of env) if (e.name === BINDING_PLUGIN_ENV && typeof e.value === 'string') return e.value;
-  return undefined;
-}
 
 /** The mount at `dir` (compared without trailing slashes), if any. */
 function mountAt(mounts: Container['volumeMounts'], dir: string): NonNullable<Container['volumeMounts']>[number] | undefined {
@@ -116,10 +111,12 @@ const MAX_PLANS = 256;
 export function createPlanner(settings: PlannerSettings): PlanPatch {
   const wanted = wantedVolumes(settings.volumes);
   const dirs = wanted.map((w) => normalizeDir(w.mountPath));
-  const podinfoOnly = wanted.flatMap((w, k) => (w.role === 'podinfo' ? [k] : []));
-  const all = wanted.map((_, k) => k);
-  const { bindingNames } = settings;
+  // Our sidecar reads the annotations and makes the socket links in the shared dir, at the same
+  // path as compute; it never gets the OVS run directory.
   const inSidecars = settings.volumes.podinfo.inSidecars;
+  const sidecarRoles = wanted.flatMap((w, k) => (w.role === 'sharedDir' || (w.role === 'podinfo' && inSidecars) ? [k] : []));
+  const all = wanted.map((_, k) => k);
+  const recognition = { bindingNames: settings.bindingNames, sidecarImages: settings.sidecarImages ?? [] };
   const socketDirs = settings.sidecarSocketDirs ?? [];
   const socketDirsEnv = socketDirs.length === 0 ? undefined : Object.freeze({ name: SOCKET_DIRS_ENV, value: socketDirs.join(',') });
   const plans = new Map<string, readonly JsonPatchOp[]>();
@@ -138,9 +135,9 @@ export function createPlanner(settings: PlannerSettings): PlanPatch {
       let roles: readonly number[];
       let sidecar = false;
       if (c.name === COMPUTE_CONTAINER) roles = all;
-      else if (bindingNames.includes(bindingPluginName(c) ?? '')) {
+      else if (ourSidecarReason(c, recognition) !== undefined) {
         sidecar = true;
-        roles = inSidecars ? podinfoOnly : NO_ROLES;
+        roles = sidecarRoles;
       } else continue;
       const mounts = c.volumeMounts;
       let started = false;
