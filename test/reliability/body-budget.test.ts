@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CHART_MEMORY_LIMIT_MIB, runBodyFlood } from '../../bench/body-flood.js';
 import { createDevKeyPair } from '../../webhook/src/tls.js';
 import { call } from '../webhook/https.js';
-import { assertDistFresh, figure, harness, reviewOf, type Harness } from './helpers.js';
+import { assertDistFresh, eventually, figure, harness, reviewOf, type Harness } from './helpers.js';
 
 describe('the real webhook process under 100 unfinished 3 MB uploads', () => {
   it(`stays under the chart's ${CHART_MEMORY_LIMIT_MIB} MiB and answers every real review meanwhile`, async () => {
@@ -73,8 +73,8 @@ async function startUpload(send: number, total: number | undefined): Promise<Upl
   return { socket, answer: () => answer, closed };
 }
 
-/** Waits until the server has read `n` more bytes than before (as the budget counts them). */
-const settle = () => new Promise((r) => setTimeout(r, 150));
+/** Gives the server time to read what the uploads sent (not a timing assertion). */
+const settle = () => new Promise((r) => setTimeout(r, 300));
 
 describe('the body budget over HTTPS', () => {
   it('refuses at once, with 503 and Connection: close, a declared body that does not fit; cuts the oldest stalled upload when a new one needs room', async () => {
@@ -118,8 +118,11 @@ describe('the body budget over HTTPS', () => {
   });
 
   it('frees what closed connections held: afterwards the whole budget is there again', async () => {
-    await settle();
-    const answers = await Promise.all([1, 2, 3].map(() => call({ port, ca, servername: 'localhost', body: padded(1_000_000) })));
-    expect(answers.map((a) => a.status)).toEqual([200, 200, 200]);
+    // Three bodies that fill the large part of the budget: only possible once nothing leaked.
+    const allFit = async () => {
+      const answers = await Promise.all([1, 2, 3].map(() => call({ port, ca, servername: 'localhost', body: padded(1_000_000) }).catch(() => undefined)));
+      return answers.every((a) => a?.status === 200);
+    };
+    expect(await eventually(allFit, 5_000, 100)).toBe(true);
   });
 });
