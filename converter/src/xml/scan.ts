@@ -129,27 +129,71 @@ function decodeReferences(src: string, from: number, to: number, literal: (text:
 // Attribute-value normalization (XML 1.0 section 3.3.3): literal line breaks and tabs become spaces.
 const normalizeSpaces = (text: string): string => text.replace(/\r\n|[\r\n\t]/g, ' ');
 
-// Shared by every element of a check-only scan, which never adds to them.
-const NO_ATTRS: XmlAttr[] = [];
+// Shared by every element without children until its first one: most elements are leaves.
 const NO_CHILDREN: XmlElement[] = [];
+
+/**
+ * An element as scanned. Its attributes are read again from the start tag on first use: the
+ * rewrite asks for those of a few elements only, and a tree that holds every attribute of a large
+ * domain as objects is twice the size, copied by the garbage collector while the scan runs.
+ */
+class ScannedElement implements XmlElement {
+  openEnd = 0;
+  closeStart = 0;
+  end = 0;
+  selfClosing = false;
+  children: XmlElement[] = NO_CHILDREN;
+  private attributes: XmlAttr[] | undefined;
+
+  constructor(
+    private readonly src: string,
+    readonly name: string,
+    readonly parent: ScannedElement | null,
+    readonly start: number,
+    readonly nameEnd: number,
+  ) {}
+
+  addChild(child: XmlElement): void {
+    if (this.children === NO_CHILDREN) this.children = [];
+    this.children.push(child);
+  }
+
+  get attrs(): XmlAttr[] {
+    this.attributes ??= new Scanner(this.src, true, true).attributesOf(this);
+    return this.attributes;
+  }
+}
 
 class Scanner {
   private i = 0;
-  private readonly stack: XmlElement[] = [];
-  private root: XmlElement | null = null;
+  private readonly stack: ScannedElement[] = [];
+  private root: ScannedElement | null = null;
   /** Attribute names of the start tag being read. */
   private readonly tagAttrNames: string[] = [];
   /** The same names as a set, once there are more than LINEAR_ATTRS. */
   private readonly attrNames = new Set<string>();
 
   /**
-   * `build` false checks the text without keeping a tree: no attribute objects or values, and
-   * elements no longer referenced once closed, so the garbage collector has nothing to copy.
+   * `build` false checks the text without keeping a tree: elements are no longer referenced once
+   * closed, so the garbage collector has nothing to copy. `values` makes attribute() return the
+   * attribute (for ScannedElement.attrs); a scan only checks them.
    */
   constructor(
     private readonly src: string,
     private readonly build = true,
+    private readonly values = false,
   ) {}
+
+  /** The attributes of `el`, whose start tag an earlier scan has checked. */
+  attributesOf(el: XmlElement): XmlAttr[] {
+    const attrs: XmlAttr[] = [];
+    this.i = el.nameEnd;
+    while (this.space() && this.src[this.i] !== '>' && !this.src.startsWith('/>', this.i)) {
+      const a = this.attribute(el);
+      if (a !== undefined) attrs.push(a);
+    }
+    return attrs;
+  }
 
   scan(): XmlDocument {
     const { src } = this;
@@ -242,8 +286,7 @@ class Scanner {
     const name = this.name() ?? syntaxError(src, this.i, 'expected an element name after <');
     const parent = this.stack.at(-1) ?? null;
     const { build } = this;
-    const attrs = build ? [] : NO_ATTRS;
-    const el: XmlElement = { name, parent, attrs, children: build ? [] : NO_CHILDREN, start, nameEnd: this.i, openEnd: 0, closeStart: 0, end: 0, selfClosing: false };
+    const el = new ScannedElement(src, name, parent, start, this.i);
     this.tagAttrNames.length = 0;
     this.attrNames.clear();
     for (;;) {
@@ -251,14 +294,13 @@ class Scanner {
       if (src[this.i] === '>' || src.startsWith('/>', this.i)) break;
       if (this.i >= src.length) syntaxError(src, start, `<${name}> is never closed`);
       if (!spaced) syntaxError(src, this.i, `expected whitespace before an attribute of <${name}>`);
-      const a = this.attribute(el);
-      if (build) attrs.push(a);
+      this.attribute(el);
     }
     el.selfClosing = src[this.i] === '/';
     this.i += el.selfClosing ? 2 : 1;
     el.openEnd = this.i;
     if (parent === null) this.root = el;
-    else if (build) parent.children.push(el);
+    else if (build) parent.addChild(el);
     if (el.selfClosing) {
       el.closeStart = el.end = el.openEnd;
     } else {
@@ -266,7 +308,8 @@ class Scanner {
     }
   }
 
-  private attribute(el: XmlElement): XmlAttr {
+  /** Reads and checks one attribute; returns it only when reading `values`. */
+  private attribute(el: XmlElement): XmlAttr | undefined {
     const { src } = this;
     const start = this.i;
     const name = this.name() ?? syntaxError(src, this.i, `expected an attribute name in <${el.name}>`);
@@ -287,10 +330,12 @@ class Scanner {
       if (c === LESS_THAN) syntaxError(src, j, `'<' inside the value of attribute '${name}'`);
       if (c === AMPERSAND || c === 9 || c === 10 || c === 13) plain = false;
     }
-    // Decoding also checks the references, so it runs in a check-only scan too.
-    const value = !plain ? decodeReferences(src, this.i + 1, close, normalizeSpaces) : this.build ? src.slice(this.i + 1, close) : '';
+    // Decoding also checks the references, so it runs when only checking too.
+    const from = this.i + 1;
+    const decoded = plain ? undefined : decodeReferences(src, from, close, normalizeSpaces);
     this.i = close + 1;
-    return { name, value, start, end: this.i };
+    if (!this.values) return undefined;
+    return { name, value: decoded ?? src.slice(from, close), start, end: this.i };
   }
 
   /**
