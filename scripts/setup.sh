@@ -6,8 +6,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# librte-mempool-ring23 is DPDK's default mempool driver, a plugin the dpdk package only
+# recommends: without it OVS-DPDK creates no mbuf pool (EINVAL) and no vhost-user port can pass packets.
 debs=(libvirt-clients libxml2-utils libvirt-daemon libvirt-daemon-driver-qemu qemu-system-x86
-  openvswitch-switch-dpdk openssl python3)
+  openvswitch-switch-dpdk librte-mempool-ring23 openssl python3)
 missing=()
 for p in "${debs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
