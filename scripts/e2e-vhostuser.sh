@@ -3,14 +3,15 @@
 # the QEMU driver (TCG), and OVS with DPDK, all state under one temp directory.
 #   scripts/e2e-vhostuser.sh up DIR     # needs root; prints "ready" when the switch has bridge br0
 #   scripts/e2e-vhostuser.sh down DIR   # always safe to run: undoes whatever `up` got to
-# The test (test/converter/e2e.test.ts) defines and starts the domain itself, between the two.
+#   scripts/e2e-vhostuser.sh ovs-stop DIR | ovs-start DIR   # restart ovs-vswitchd alone, as an upgrade does
+# The test (test/converter/e2e.test.ts) defines and starts the domains itself, between up and down.
 set -uo pipefail
 
 cmd=${1:-}
 W=${2:-}
-[ -n "$cmd" ] && [ -n "$W" ] && [ -d "$W" ] || { echo "usage: $0 up|down DIR (an existing directory)" >&2; exit 2; }
+[ -n "$cmd" ] && [ -n "$W" ] && [ -d "$W" ] || { echo "usage: $0 up|down|ovs-stop|ovs-start DIR (an existing directory)" >&2; exit 2; }
 W=$(cd "$W" && pwd)
-PAGES=${E2E_HUGEPAGES:-512}   # 2 MiB pages: 256 MiB for the guest, 256 MiB for DPDK
+PAGES=${E2E_HUGEPAGES:-512}   # 2 MiB pages: 256 MiB for DPDK, the rest for up to three 128 MiB guests
 DB="unix:$W/ovs/db.sock"
 QEMU_CONF=/etc/libvirt/qemu.conf
 OVS_VSWITCHD=/usr/lib/openvswitch-switch-dpdk/ovs-vswitchd-dpdk
@@ -34,6 +35,12 @@ stop_pidfile() {
     wait_for 5 test ! -d "/proc/$pid" || kill -9 "$pid" 2>/dev/null
   fi
   rm -f "$file"
+}
+
+# ovs-vswitchd with DPDK on the database in $W/ovs; returns once it has applied the configuration.
+start_vswitchd() {
+  OVS_RUNDIR="$W/ovs" OVS_LOGDIR="$W/ovs" OVS_DBDIR="$W/ovs" "$OVS_VSWITCHD" "$DB" --pidfile="$W/ovs/ovs-vswitchd.pid" \
+    --detach --log-file="$W/ovs/ovs-vswitchd.log" >/dev/null 2>&1 || die "ovs-vswitchd-dpdk did not start; see $W/ovs/ovs-vswitchd.log"
 }
 
 up() {
@@ -82,9 +89,9 @@ EOF
   ovs-vsctl --db="$DB" --no-wait init
   ovs-vsctl --db="$DB" --no-wait set Open_vSwitch . other_config:dpdk-init=true \
     "other_config:dpdk-extra=--no-pci --huge-dir=$W/hugepages --file-prefix=$(cat "$W/dpdk-prefix")" \
-    other_config:dpdk-socket-mem=256 other_config:dpdk-lcore-mask=0x1 other_config:pmd-cpu-mask=0x2
-  "$OVS_VSWITCHD" "$DB" --pidfile="$W/ovs/ovs-vswitchd.pid" --detach --log-file="$W/ovs/ovs-vswitchd.log" >/dev/null 2>&1 \
-    || die "ovs-vswitchd-dpdk did not start; see $W/ovs/ovs-vswitchd.log"
+    other_config:dpdk-socket-mem=256 other_config:dpdk-socket-limit=256 other_config:dpdk-lcore-mask=0x1 other_config:pmd-cpu-mask=0x2
+  # The limit keeps DPDK's mbuf pool inside its 256 MiB: uncapped, it grows into the pages the guests need.
+  start_vswitchd
   ovs-vsctl --db="$DB" --timeout=30 add-br br0 -- set bridge br0 datapath_type=netdev || die "cannot add the netdev bridge br0"
   echo ready
 }
@@ -115,5 +122,7 @@ down() {
 case "$cmd" in
   up) up ;;
   down) down ;;
-  *) echo "usage: $0 up|down DIR" >&2; exit 2 ;;
+  ovs-stop) stop_pidfile "$W/ovs/ovs-vswitchd.pid" ovs-vswitchd ;;
+  ovs-start) start_vswitchd ;;
+  *) echo "usage: $0 up|down|ovs-stop|ovs-start DIR" >&2; exit 2 ;;
 esac
