@@ -1,8 +1,9 @@
 // Pure. Which VMI interfaces are vhost-user ones, in both KubeVirt API dialects. Shared by the
 // converter, the hook sidecar and the webhook so that all three agree.
 
-/** Binding plugin names treated as vhost-user when none are configured. */
-export const DEFAULT_BINDING_NAMES: readonly string[] = ['vhostuser'];
+import { DEFAULT_BINDING_NAMES } from './contract.js';
+
+export { DEFAULT_BINDING_NAMES };
 
 /**
  * True when a VMI `spec.domain.devices.interfaces[]` entry asks for vhost-user:

@@ -6,7 +6,8 @@ import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { parseAllDocuments } from 'yaml';
 import type { Subcommand } from '../../cli/main.js';
-import { parseConverterConfig, socketDirProblem } from './config.js';
+import { parseConverterConfig } from './config.js';
+import { socketDirProblem } from './contract.js';
 import { ConverterError } from './errors.js';
 import { convert, loadPodAnnotations } from './index.js';
 import { ensureSocketLinks, refuseSymlinkedSocketDirs } from './socket-files.js';
@@ -116,7 +117,7 @@ function parseCommandLine(argv: readonly string[]): CommandLine {
   if (values.vmi === undefined) throw new UsageError('missing --vmi <file> (see --help)');
   for (const dir of values['allow-socket-dir'] ?? []) {
     const problem = socketDirProblem(dir);
-    if (problem !== undefined) throw new UsageError(`--allow-socket-dir ${JSON.stringify(dir)}: ${problem}`);
+    if (problem !== undefined) throw new UsageError(`--allow-socket-dir ${JSON.stringify(dir)} ${problem}`);
   }
   const wait = values.wait === undefined ? 0 : Number(values.wait);
   if (values.wait !== undefined && (values.wait.trim() === '' || !Number.isFinite(wait) || wait < 0)) {

@@ -2,26 +2,24 @@
 // (API callers) or from CLI flags. Out-of-range values fail with E_CONFIG naming the setting.
 
 import { z } from 'zod';
-import { DEFAULT_BINDING_NAMES } from './binding.js';
+import { DEFAULT_BINDING_NAMES, SHARED_DIR, socketDirProblem } from './contract.js';
 import { ConverterError } from './errors.js';
 import type { LibvirtSourceMode } from './model.js';
 import { describeZodError } from './annotations/json.js';
 
-/** Where the webhook mounts the `shared-dir` volume in the compute container (seed 002). */
-export const DEFAULT_SOCKET_DIR = '/var/lib/cni/usrcni/';
+/** The socket directory: where the webhook mounts the `shared-dir` volume. */
+export const DEFAULT_SOCKET_DIR = SHARED_DIR;
 export const DEFAULT_QUEUE_SIZE = 1024;
 export const DEFAULT_WAIT_MS = 60_000;
 export const DEFAULT_POLL_MS = 500;
 
 const LibvirtMode = z.enum(['server', 'client']);
 
-// An allowed socket directory: absolute, printable, and without `..`, which would widen it.
-const SocketDir = z
-  .string()
-  .startsWith('/', { message: 'must be an absolute path' })
-  .refine((d) => !d.split('/').includes('..'), { message: "must not contain a '..' segment" })
-  .refine((d) => d.replace(/\/+/g, '/') !== '/', { message: 'must not be the root directory' })
-  .refine((d) => !/[\p{Cc},]/u.test(d), { message: 'must not contain control characters or commas' });
+// An allowed socket directory (contract.ts says which are refused and why).
+const SocketDir = z.string().superRefine((d, ctx) => {
+  const problem = socketDirProblem(d);
+  if (problem !== undefined) ctx.addIssue({ code: 'custom', message: problem });
+});
 
 /**
  * Maps a vhost-user mode as an annotation states it (the container side, device-info-spec
@@ -78,12 +76,6 @@ export const ConverterConfigSchema = z
     namespace: z.string().min(1).optional(),
   })
   .strict();
-
-/** Why `dir` cannot be an allowed socket directory, or undefined when it can (for flag messages). */
-export function socketDirProblem(dir: string): string | undefined {
-  const result = SocketDir.safeParse(dir);
-  return result.success ? undefined : (result.error.issues[0]?.message ?? 'invalid');
-}
 
 export type ConverterConfig = z.output<typeof ConverterConfigSchema>;
 export type ConverterConfigInput = z.input<typeof ConverterConfigSchema>;

@@ -13,7 +13,8 @@ import { allowedSocketDirs } from './socket-path.js';
 import { parseVmi, type Vmi } from './vmi.js';
 import { emitInterfaces, rewriteDomain } from './xml/index.js';
 
-export { DEFAULT_BINDING_NAMES, isVhostUserInterface } from './binding.js';
+export { isVhostUserInterface } from './binding.js';
+export * from './contract.js';
 export { ConverterError, isConverterError, type ConverterErrorCode, type ConverterErrorDetails } from './errors.js';
 export type { LibvirtSourceMode, PciAddress, ResolvedInterface, SocketLink, VirtioModel } from './model.js';
 export { ConverterConfigSchema, parseConverterConfig, type ConverterConfig, type ConverterConfigInput } from './config.js';

@@ -79,7 +79,7 @@ describe('kubevirt-vhostuser convert', () => {
     const args = ['--podinfo', join(casesDir, 'absolute-socketfile'), '--vmi', join(casesDir, 'absolute-socketfile/vmi.yaml')];
     expect(expectOneErrorLine(await runCli(...args), 1)).toMatch(/^error: E_SOCKET_PATH: interface 'vhost0': socket path "\/var\/lib\/nimbess\/cni\/[^"]+" from userspace\/configuration-data is outside the allowed socket directories \/var\/lib\/cni\/usrcni\/ /);
     expect((await runCli(...args, '--allow-socket-dir', '/var/lib/nimbess/cni')).code).toBe(0);
-    expect(expectOneErrorLine(await runCli(...args, '--allow-socket-dir', 'cni'), 2)).toBe('error: --allow-socket-dir "cni": must be an absolute path');
+    expect(expectOneErrorLine(await runCli(...args, '--allow-socket-dir', 'cni'), 2)).toBe('error: --allow-socket-dir "cni" is not an absolute path');
   });
 
   it('lets kubevirt.io/network-info outrank the CNI annotations only with --kubevirt-network-info', async () => {
@@ -127,7 +127,7 @@ describe('kubevirt-vhostuser convert', () => {
         "error: Unknown option '--frobnicate' (see --help)",
         "error: --wait "soon": expected a number of seconds >= 0",
         "error: cannot read VMI file <repo>/fixtures/cases/missing.yaml: no such file or directory",
-        "error: E_CONFIG: invalid converter settings: socketDir: must be an absolute path",
+        "error: E_CONFIG: invalid converter settings: socketDir: is not an absolute path",
         "error: E_PODINFO_READ: cannot read <repo>/fixtures/cases/nowhere: no such file or directory",
         "error: E_PODINFO_SYNTAX: <repo>/fixtures/cases/error-podinfo-syntax/annotations:2: value of kubevirt.io/domain: expected an opening double quote at column 20",
         "error: E_SOCKET_NOT_FOUND: interface 'sriov-a': no vhost-user socket for pod interface net1 (NAD default/sriov-net-a): device-info is type 'pci', no userspace/configuration-data entry with ifName net1",

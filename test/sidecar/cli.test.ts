@@ -93,10 +93,10 @@ describe('kubevirt-vhostuser hook-sidecar: bad input', () => {
       env: { ...process.env, KUBEVIRT_VHOSTUSER_SOCKET_DIRS: '/run/vhost/,relative' },
     });
     expect(env.status).toBe(2);
-    expect(env.stderr).toBe('error: KUBEVIRT_VHOSTUSER_SOCKET_DIRS "relative": must be an absolute path\n');
+    expect(env.stderr).toBe('error: KUBEVIRT_VHOSTUSER_SOCKET_DIRS "relative" is not an absolute path\n');
     const flag = runCli(['--socket', socketPath, '--allow-socket-dir', '/']);
     expect(flag.status).toBe(2);
-    expect(flag.stderr).toBe('error: --allow-socket-dir "/": must not be the root directory\n');
+    expect(flag.stderr).toBe('error: --allow-socket-dir "/" is the root directory, which would allow any socket path\n');
   });
 
   it('exits 1 naming a socket directory that does not exist', () => {

@@ -4,8 +4,7 @@
 import { parseImageRef, type ImageRef } from './mutate/sidecar.js';
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
-import { DEFAULT_BINDING_NAMES } from '../../converter/src/binding.js';
-import { DEFAULT_CONTROLLER_IDENTITY, DEFAULT_VOLUMES as V, SOCKET_DIRS_ENV } from './constants.js';
+import { DEFAULT_BINDING_NAMES, DEFAULT_CONTROLLER_IDENTITY, DEFAULT_VOLUMES as V, SOCKET_DIRS_ENV, socketDirProblem } from './constants.js';
 import { WebhookError } from './errors.js';
 import type { VolumeSettings } from './mutate/volumes.js';
 
@@ -88,21 +87,10 @@ export interface WebhookConfig extends MutationConfig {
 
 const dnsLabel = z.string().regex(/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/, 'expected a DNS-1123 label (a-z, 0-9, "-", at most 63)');
 const absPath = z.string().regex(/^\/[^\0:]*$/, 'expected an absolute path').refine((p) => p.replaceAll('/', '') !== '', 'expected a directory below /');
-// One entry of the sidecar's comma-separated socket directory list: anything that could widen
-// the confinement (`/`, `..`) or break the list (a comma, control characters) is refused.
+// One entry of the sidecar's comma-separated socket directory list, by the converter's own rule.
 const socketDir = z.string().superRefine((d, ctx) => {
-  const why = !d.startsWith('/')
-    ? 'is not an absolute path'
-    : d.replaceAll('/', '') === ''
-      ? 'is the root directory, which would allow any socket path'
-      : d.split('/').includes('..')
-        ? "contains a '..' segment"
-        : /\p{Cc}/u.test(d)
-          ? 'contains a control character'
-          : d.includes(',')
-            ? `contains ',', which separates the entries of ${SOCKET_DIRS_ENV}`
-            : undefined;
-  if (why !== undefined) ctx.addIssue({ code: 'custom', message: `${JSON.stringify(d)} ${why}` });
+  const problem = socketDirProblem(d);
+  if (problem !== undefined) ctx.addIssue({ code: 'custom', message: `${JSON.stringify(d)} ${problem}` });
 });
 const nonEmpty = z.string().min(1, 'expected a non-empty value');
 const bool = z.enum(['true', 'false'], 'expected true or false').transform((v) => v === 'true');

@@ -5,7 +5,8 @@
 
 import { watch, type FSWatcher } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { dirname, join, posix } from 'node:path';
+import { NETWORK_INFO_FILE } from '../contract.js';
 import { ConverterError } from '../errors.js';
 import { ANNOTATION } from '../annotations/keys.js';
 import { parseDownwardApiFile } from './parse.js';
@@ -29,7 +30,7 @@ export interface WaitOptions {
 
 const ANNOTATIONS_FILE = 'annotations';
 /** KubeVirt's own downward-API file (>= 1.3, `downwardAPI: device-info`): the annotation's raw JSON. */
-const NETWORK_INFO_FILE = 'network-info';
+const NETWORK_INFO_NAME = posix.basename(NETWORK_INFO_FILE);
 
 /**
  * The file for a podinfo argument: a directory's `annotations` file, else its `network-info` file
@@ -42,7 +43,7 @@ export async function locateAnnotationsFile(podinfo: string): Promise<string> {
     throw readError(podinfo, err);
   }
   const annotations = join(podinfo, ANNOTATIONS_FILE);
-  const networkInfo = join(podinfo, NETWORK_INFO_FILE);
+  const networkInfo = join(podinfo, NETWORK_INFO_NAME);
   const exists = (f: string) => stat(f).then(() => true, () => false);
   return !(await exists(annotations)) && (await exists(networkInfo)) ? networkInfo : annotations;
 }

@@ -4,18 +4,9 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { Subcommand } from '../../../cli/main.js';
-import {
-  BINDING_NAME_ENV,
-  DEFAULT_BINDING_NAME,
-  DEFAULT_PODINFO_DIR,
-  DEFAULT_SOCKET_NAME,
-  DEFAULT_WAIT_SECONDS,
-  HOOK_SOCKET_DIR,
-  KUBEVIRT_CALL_TIMEOUT_SECONDS,
-  NETWORK_INFO_FILE,
-  SOCKET_DIRS_ENV,
-} from './constants.js';
-import { socketDirProblem } from '../config.js';
+import { BINDING_NAME_ENV, NETWORK_INFO_FILE, PODINFO_DIR as DEFAULT_PODINFO_DIR, SOCKET_DIRS_ENV } from '../contract.js';
+import { DEFAULT_BINDING_NAME, DEFAULT_SOCKET_NAME, DEFAULT_WAIT_SECONDS, HOOK_SOCKET_DIR, KUBEVIRT_CALL_TIMEOUT_SECONDS } from './constants.js';
+import { socketDirProblem } from '../contract.js';
 import { jsonLogger } from './log.js';
 import { converterRewrite } from './rewrite.js';
 import { startSidecar, type RunningSidecar } from './sidecar.js';
@@ -121,7 +112,7 @@ function parseFlags(argv: string[]): Flags | 'help' {
   for (const [where, dirs] of [[SOCKET_DIRS_ENV, fromEnv], ['--allow-socket-dir', values['allow-socket-dir'] ?? []]] as const) {
     for (const dir of dirs) {
       const problem = socketDirProblem(dir);
-      if (problem !== undefined) throw new Error(`${where} ${JSON.stringify(dir)}: ${problem}`);
+      if (problem !== undefined) throw new Error(`${where} ${JSON.stringify(dir)} ${problem}`);
     }
   }
   const allowedSocketDirs = [...fromEnv, ...(values['allow-socket-dir'] ?? [])];

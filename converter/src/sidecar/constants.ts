@@ -1,5 +1,6 @@
 // Pure. Names and limits of KubeVirt's hook sidecar protocol (KubeVirt pkg/hooks/hooks.go,
 // pkg/hooks/info/info.go, pkg/hooks/manager.go) and this sidecar's defaults.
+import { DEFAULT_BINDING_NAMES } from '../contract.js';
 
 /**
  * virt-launcher scans `<dir>/<container>/*` for sockets; each sidecar container mounts its own
@@ -8,23 +9,8 @@
 export const HOOK_SOCKET_DIR = '/var/run/kubevirt-hooks';
 /** Our socket's file name; KubeVirt's own binding sidecar uses `passt.sock` the same way. */
 export const DEFAULT_SOCKET_NAME = 'vhostuser.sock';
-/** Where the webhook mounts the downward-API annotations file. */
-export const DEFAULT_PODINFO_DIR = '/etc/podnetinfo';
-/** Env var virt-controller sets on a binding plugin's sidecar container: the binding's name. */
-export const BINDING_NAME_ENV = 'NETWORK_BINDING_PLUGIN_NAME';
-/**
- * Env var the webhook sets on our sidecar container (KubeVirt starts it without arguments): more
- * directories socket paths may lie in, comma-separated.
- */
-export const SOCKET_DIRS_ENV = 'KUBEVIRT_VHOSTUSER_SOCKET_DIRS';
-/**
- * KubeVirt >= 1.3 mounts this file (the `kubevirt.io/network-info` annotation, raw JSON) into
- * compute and the sidecars only for a binding with `downwardAPI: device-info`; then KubeVirt
- * writes that annotation itself.
- */
-export const NETWORK_INFO_FILE = '/etc/podinfo/network-info';
 /** Binding name assumed when the env var is absent (e.g. sidecar requested by annotation). */
-export const DEFAULT_BINDING_NAME = 'vhostuser';
+export const DEFAULT_BINDING_NAME = DEFAULT_BINDING_NAMES[0] as string;
 /** Reported by Info; virt-launcher only logs it. */
 export const SIDECAR_NAME = 'kubevirt-vhostuser';
 

@@ -1,0 +1,42 @@
+// Pure. The names and paths the webhook, the converter and the hook sidecar must agree on, in one
+// place: what the webhook mounts and sets is what the sidecar reads.
+
+/** Binding plugin names treated as vhost-user when none are configured. */
+export const DEFAULT_BINDING_NAMES: readonly string[] = ['vhostuser'];
+
+/**
+ * Where the webhook mounts the `shared-dir` volume (in compute and our sidecar) and where the
+ * userspace CNI then puts the sockets: the socket directory (seed 002).
+ */
+export const SHARED_DIR = '/var/lib/cni/usrcni/';
+/** The userspace CNI finds the socket directory by this exact volume name. */
+export const SHARED_DIR_VOLUME = 'shared-dir';
+/** Where the webhook mounts the pod's downward-API annotations (KubeVirt owns /etc/podinfo). */
+export const PODINFO_DIR = '/etc/podnetinfo';
+/**
+ * KubeVirt >= 1.3 mounts this file (the `kubevirt.io/network-info` annotation, raw JSON) into
+ * compute and the sidecars only for a binding with `downwardAPI: device-info`.
+ */
+export const NETWORK_INFO_FILE = '/etc/podinfo/network-info';
+
+/** Env var virt-controller (>= 1.9.0) sets on a binding plugin's sidecar: the binding's name. */
+export const BINDING_NAME_ENV = 'NETWORK_BINDING_PLUGIN_NAME';
+/**
+ * Env var the webhook sets on our sidecar (KubeVirt starts it without arguments): more
+ * directories socket paths may lie in, comma-separated.
+ */
+export const SOCKET_DIRS_ENV = 'KUBEVIRT_VHOSTUSER_SOCKET_DIRS';
+
+/**
+ * Why `dir` cannot be an allowed socket directory, or undefined when it can: absolute, not `/`
+ * (which would allow any path), no `..` (which would widen it), no control characters or commas
+ * (which would break the comma-separated list).
+ */
+export function socketDirProblem(dir: string): string | undefined {
+  if (!dir.startsWith('/')) return 'is not an absolute path';
+  if (dir.replaceAll('/', '') === '') return 'is the root directory, which would allow any socket path';
+  if (dir.split('/').includes('..')) return "contains a '..' segment";
+  if (/\p{Cc}/u.test(dir)) return 'contains a control character';
+  if (dir.includes(',')) return `contains ',', which separates the entries of ${SOCKET_DIRS_ENV}`;
+  return undefined;
+}
