@@ -144,6 +144,13 @@ function resolveOne(ctx: Context, iface: VmiInterface): ResolvedInterface | Conv
       hint: 'each interface needs a network of the same name',
     });
   }
+  if (network.multus === undefined && network.resourceClaim !== undefined) {
+    const claim = `${network.resourceClaim.claimName ?? '?'}/${network.resourceClaim.requestName ?? '?'}`;
+    throw new ConverterError('E_NOT_MULTUS', `interface '${iface.name}': network '${network.name}' is a DRA network (resourceClaim ${claim}), not a Multus network`, {
+      iface: iface.name,
+      hint: 'this converter reads the socket from Multus and CNI annotations; bind DRA networks to a DRA binding plugin, or use a userspace-CNI NAD',
+    });
+  }
   if (network.multus === undefined) {
     throw new ConverterError('E_NOT_MULTUS', `interface '${iface.name}': network '${network.name}' is not a Multus network`, {
       iface: iface.name,

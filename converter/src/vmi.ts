@@ -26,6 +26,8 @@ export const VmiNetworkSchema = z.looseObject({
   name: z.string().min(1),
   pod: z.unknown().optional(),
   multus: z.looseObject({ networkName: z.string().min(1), default: z.boolean().optional() }).optional(),
+  // KubeVirt >= 1.9 with NetworkDevicesWithDRA: the device comes from a DRA claim, not from Multus.
+  resourceClaim: z.looseObject({ claimName: z.string().optional(), requestName: z.string().optional() }).optional(),
 });
 
 const ResourceList = z.record(z.string(), z.unknown()).optional();
@@ -81,7 +83,11 @@ export function parseVmi(input: unknown): Vmi {
   return result.data;
 }
 
-function unwrapVirtualMachine(input: unknown): unknown {
+/**
+ * A VirtualMachine stands in for its VMI: its template's spec and annotations, the VM's own name and
+ * namespace (KubeVirt's VM controller makes the VMI so). Anything else is returned as it is.
+ */
+export function unwrapVirtualMachine(input: unknown): unknown {
   if (typeof input !== 'object' || input === null) return input;
   const vm = input as { kind?: unknown; metadata?: unknown; spec?: { template?: { metadata?: { annotations?: unknown }; spec?: unknown } } };
   if (vm.kind !== 'VirtualMachine' || vm.spec?.template?.spec === undefined) return input;

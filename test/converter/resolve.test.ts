@@ -268,6 +268,14 @@ describe('resolveInterfaces: NIC facts', () => {
 });
 
 describe('resolveInterfaces: VMI errors', () => {
+  it('names a DRA resourceClaim network (KubeVirt 1.9 NetworkDevicesWithDRA) as the cause, with the claim', () => {
+    // The VMI shape of kubevirt v1.9.0 staging/src/kubevirt.io/api/core/v1 (Network.ResourceClaim).
+    const dra = parseVmi({
+      spec: { domain: { devices: { interfaces: [{ name: 'dpdk', binding: { name: 'vhostuser' } }] } }, networks: [{ name: 'dpdk', resourceClaim: { claimName: 'ovs', requestName: 'vhu' } }] },
+    });
+    expect(errorOf(() => resolve(new Map(), dra))).toEqual({ code: 'E_NOT_MULTUS', message: "interface 'dpdk': network 'dpdk' is a DRA network (resourceClaim ovs/vhu), not a Multus network" });
+  });
+
   it('pins the errors for interfaces without a usable network', () => {
     const noNetwork = parseVmi({ spec: { domain: { devices: { interfaces: [{ name: 'x', vhostuser: {} }] } }, networks: [] } });
     const podNetwork = parseVmi({ spec: { domain: { devices: { interfaces: [{ name: 'x', binding: { name: 'vhostuser' } }] } }, networks: [{ name: 'x', pod: {} }] } });

@@ -3,6 +3,7 @@
 import { readFile } from 'node:fs/promises';
 import { parseAllDocuments } from 'yaml';
 import { decideAdmission } from './admission/decide.js';
+import { unwrapVirtualMachine } from '../../converter/src/vmi.js';
 import { vmiControllerRef } from './admission/launcher.js';
 import { parsePod, type AdmissionRequest } from './admission/review.js';
 import { MUTATION_OPTIONS, parseFlags, toMutationConfig, validateFlags, type OptionSpec } from './config.js';
@@ -43,13 +44,9 @@ async function readStdin(): Promise<string> {
   return Buffer.concat(chunks).toString('utf8');
 }
 
-/** A VirtualMachine stands in for its VMI: same name, the template's spec. */
+/** A VirtualMachine stands in for its VMI, unwrapped as the converter unwraps it. */
 function asVmi(obj: Record<string, unknown>, file: string): KubeObject {
-  if (obj['kind'] === 'VirtualMachineInstance') return obj as KubeObject;
-  if (obj['kind'] === 'VirtualMachine') {
-    const template = (obj['spec'] as { template?: { spec?: unknown } } | undefined)?.template;
-    return { kind: 'VirtualMachineInstance', metadata: (obj['metadata'] ?? {}) as NonNullable<KubeObject['metadata']>, spec: template?.spec };
-  }
+  if (obj['kind'] === 'VirtualMachineInstance' || obj['kind'] === 'VirtualMachine') return unwrapVirtualMachine(obj) as KubeObject;
   throw new WebhookError('E_INPUT', `--vmi ${file}: kind ${JSON.stringify(obj['kind'])}; expected VirtualMachineInstance or VirtualMachine`);
 }
 

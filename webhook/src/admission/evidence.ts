@@ -84,7 +84,8 @@ export function bindingSidecarEvidence(pod: Pod, recognition: SidecarRecognition
 export function vhostUserInterfaceName(vmi: KubeObject, bindingNames: readonly string[]): string | undefined {
   for (const iface of vmiInterfaces(vmi)) {
     const rec = record(iface);
-    if (rec === undefined || isAbsent(rec) || !isVhostUserInterface(rec, bindingNames)) continue;
+    // isVhostUserInterface is the converter's rule, `state: absent` included.
+    if (rec === undefined || !isVhostUserInterface(rec, bindingNames)) continue;
     const name = rec['name'];
     return typeof name === 'string' ? name : '';
   }
