@@ -16,6 +16,7 @@ export type ConverterErrorCode =
   | 'E_ANNOTATION_UNTRUSTED' // the only socket source is an annotation the VMI owner wrote (it stands in the VMI too)
   | 'E_MODE' // a vhost-user mode that cannot be mapped to libvirt's
   | 'E_MAC' // a MAC address in the wrong format
+  | 'E_PCI_CONFLICT' // a VMI pciAddress that another device of the domain already uses
   | 'E_QUEUE_SIZE' // rx/tx queue size not a power of two in [256, 1024]
   | 'E_DOMAIN_XML' // the domain XML cannot be parsed or has no <devices>
   | 'E_MEMORY_PRIVATE' // the domain asks for private memory, vhost-user needs shared

@@ -42,6 +42,7 @@ const statusOfCode: Record<ConverterErrorCode, HookStatus> = {
   E_SOCKET_LINK: HookStatus.FailedPrecondition,
   E_MODE: HookStatus.FailedPrecondition,
   E_MAC: HookStatus.InvalidArgument,
+  E_PCI_CONFLICT: HookStatus.InvalidArgument,
   E_QUEUE_SIZE: HookStatus.InvalidArgument,
   E_DOMAIN_XML: HookStatus.InvalidArgument,
   E_MEMORY_PRIVATE: HookStatus.InvalidArgument,

@@ -57,6 +57,61 @@ function checkForeignMacs(devices: XmlElement, ifaces: readonly ResolvedInterfac
   }
 }
 
+/** A number as libvirt reads an address attribute (strtol base 0: 0x hex, leading-0 octal, else decimal). */
+function addressNumber(text: string | undefined): number | undefined {
+  if (text === undefined) return 0;
+  const t = text.trim();
+  const n = /^0x[0-9a-f]+$/i.test(t) ? Number.parseInt(t.slice(2), 16) : /^0[0-7]*$/.test(t) ? Number.parseInt(t, 8) : /^[1-9][0-9]*$/.test(t) ? Number(t) : Number.NaN;
+  return Number.isSafeInteger(n) ? n : undefined;
+}
+
+/** `domain:bus:slot.function` of a device's own guest `<address type='pci'>`, if it has one. */
+function guestPciKey(device: XmlElement): string | undefined {
+  const address = childrenNamed(device, 'address').find((a) => attr(a, 'type') === 'pci');
+  if (address === undefined) return undefined;
+  const parts = ['domain', 'bus', 'slot', 'function'].map((name) => addressNumber(attr(address, name)));
+  if (parts.some((p) => p === undefined)) return undefined; // libvirt will name what it cannot read
+  return formatPci(parts as number[]);
+}
+
+/** `0000:00:0a.0`, the form of a VMI pciAddress. */
+function formatPci([domain = 0, bus = 0, slot = 0, fn = 0]: readonly number[]): string {
+  const hex = (n: number, width: number) => n.toString(16).padStart(width, '0');
+  return `${hex(domain, 4)}:${hex(bus, 2)}:${hex(slot, 2)}.${hex(fn, 1)}`;
+}
+
+function describeDevice(el: XmlElement): string {
+  const type = attr(el, 'type') ?? attr(el, 'model');
+  const alias = childrenNamed(el, 'alias')[0];
+  const name = alias === undefined ? undefined : attr(alias, 'name');
+  return `<${printable(el.name)}${type === undefined ? '' : ` type='${printable(type)}'`}>${name === undefined ? '' : ` (alias ${printable(name)})`}`;
+}
+
+/**
+ * QEMU refuses a domain in which two devices share a guest PCI address ("Attempted double use of
+ * PCI Address"), far from the VMI that caused it; say which two before libvirt sees it.
+ */
+function checkPciConflicts(devices: XmlElement, ifaces: readonly ResolvedInterface[], ours: ReadonlyMap<string, XmlElement>): void {
+  const wanted = new Map<string, ResolvedInterface>();
+  for (const i of ifaces) {
+    if (i.pciAddress === undefined) continue;
+    const { domain, bus, slot, function: fn } = i.pciAddress;
+    wanted.set(formatPci([domain, bus, slot, fn].map((p) => Number.parseInt(p, 16))), i);
+  }
+  if (wanted.size === 0) return;
+  const mine = new Set(ours.values());
+  for (const el of devices.children) {
+    if (mine.has(el)) continue;
+    const key = guestPciKey(el);
+    const clash = key === undefined ? undefined : wanted.get(key);
+    if (clash === undefined) continue;
+    throw new ConverterError('E_PCI_CONFLICT', `interface '${clash.vmiInterface}': PCI address ${key} is already used by the domain's ${describeDevice(el)}`, {
+      iface: clash.vmiInterface,
+      hint: "give the VMI interface another pciAddress, or none and let libvirt choose",
+    });
+  }
+}
+
 /** libvirt refuses per-device `<boot order>` next to `<os><boot dev>`; say so before it does. */
 function checkBootOrder(domain: XmlElement, ifaces: readonly ResolvedInterface[]): void {
   const withOrder = ifaces.find((i) => i.bootOrder !== undefined);
@@ -99,6 +154,7 @@ export function planDomainEdits(domainXml: string, ifaces: readonly ResolvedInte
 
   const existing = findOurs(devices, ifaces);
   checkForeignMacs(devices, ifaces, existing);
+  checkPciConflicts(devices, ifaces, existing);
   checkBootOrder(root, ifaces);
   const edits: TextEdit[] = [];
   const added: XmlNode[] = [];
