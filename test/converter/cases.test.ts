@@ -62,7 +62,7 @@ describe('late-annotations case', () => {
     volumes.push(dir);
     await publishAnnotations(dir, initial);
     const domainXml = input.domainXml ?? '';
-    const pending = rewriteDomainForPod({ domainXml, vmi: input.vmi, podinfo: dir, waitMs: 20_000, config: { pollMs: 5_000 } });
+    const pending = rewriteDomainForPod({ domainXml, vmi: input.vmi, podinfo: dir, waitMs: 20_000, links: 'where-visible', config: { pollMs: 5_000 } });
     setTimeout(() => void publishAnnotations(dir, final), 50);
     const xml = await pending;
     await expect(xml).toMatchFileSnapshot(join(casesDir, 'late-annotations/expected.xml'));

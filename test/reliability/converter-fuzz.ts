@@ -56,7 +56,7 @@ const socketPath = fc.oneof(
     ),
   },
   { weight: 4, arbitrary: fc.array(segment, { minLength: 1, maxLength: 6 }).map((s) => `/${s.join('/')}`) },
-  { weight: 6, arbitrary: fc.array(segment, { minLength: 1, maxLength: 3 }).map((s) => `/var/lib/cni/usrcni/${s.join('/')}`) },
+  { weight: 14, arbitrary: fc.array(segment, { minLength: 1, maxLength: 3 }).map((s) => `/var/lib/cni/usrcni/${s.join('/')}`) },
   { weight: 3, arbitrary: fc.array(segment, { minLength: 1, maxLength: 2 }).map((s) => s.join('/')) },
   { weight: 1, arbitrary: fc.string({ unit: 'binary', maxLength: 30 }) },
   { weight: 1, arbitrary: fc.constant(`/var/lib/cni/usrcni/${'x'.repeat(100)}`) },
@@ -109,7 +109,7 @@ export const SOCKET_ANNOTATIONS = [
 const SHARED_DIR = '/var/lib/cni/usrcni/';
 
 const world = fc.record({
-  ownerCopies: fc.oneof({ weight: 3, arbitrary: fc.constant([]) }, { weight: 2, arbitrary: fc.subarray([...SOCKET_ANNOTATIONS]) }),
+  ownerCopies: fc.oneof({ weight: 3, arbitrary: fc.constant([]) }, { weight: 1, arbitrary: fc.subarray([...SOCKET_ANNOTATIONS]) }),
   ifaces: fc.uniqueArray(ifaceSpec, { minLength: 1, maxLength: 3, selector: (i) => i.name }),
   mappedDir: fc.option(fc.oneof(fc.constantFrom('/var/lib/cni/usrcni/', '/var/lib/cni/usrcni/../../run', "/var/lib/cni/<us>&'"), socketPath), { nil: undefined }),
   multiqueue: fc.boolean(),
