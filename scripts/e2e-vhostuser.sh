@@ -104,6 +104,10 @@ down() {
     virsh -q -c qemu:///system undefine "$name" >/dev/null 2>&1
     stop_pidfile "/run/libvirt/qemu/$name.pid" qemu-system
   fi
+  # Launcher pods the migration tests left behind (test/converter/launcher-pods.ts): each one's
+  # QEMUs, then its libvirtd; its mount namespace ends with them.
+  for f in "$W"/pod-*/run/qemu/*.pid; do stop_pidfile "$f" qemu-system; done
+  for f in "$W"/pod-*/libvirtd.pid; do stop_pidfile "$f" libvirtd; done
   # Each daemon takes a second or two to exit: stop them side by side.
   stop_pidfile "$W/ovs/ovs-vswitchd.pid" ovs-vswitchd &
   stop_pidfile "$W/ovs/ovsdb-server.pid" ovsdb-server &

@@ -1,33 +1,70 @@
 // End to end on the real stack, no mocks: a domain rewritten by the converter is defined and
 // started by libvirtd with QEMU (TCG), QEMU creates the vhost-user socket at the converter's path,
-// and OVS-DPDK connects to it through a dpdkvhostuserclient port. Needs root and hugepages, as CI
-// has; without them the test fails (it never skips). scripts/e2e-vhostuser.sh starts and stops the stack.
-import { execFile, spawn } from 'node:child_process';
-import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+// and OVS-DPDK connects to it through a dpdkvhostuserclient port. Then, on the same stack, a live
+// migration between two virt-launcher pods (mount namespaces with a libvirtd each, see
+// launcher-pods.ts), its failure when the target pod lacks the socket link, and an OVS restart.
+// Needs root and hugepages, as CI has; without them the tests fail (they never skip).
+// scripts/e2e-vhostuser.sh starts and stops the stack; the tests of this file share it, in order.
+import { spawn } from 'node:child_process';
+import { lstat, mkdir, mkdtemp, readFile, readlink, rm, stat, writeFile } from 'node:fs/promises';
+import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { convert, ensureSocketLinks, hashedPodInterfaceName } from '../../converter/src/index.js';
 import type { ResolvedInterface } from '../../converter/src/model.js';
 import { rewriteDomain } from '../../converter/src/xml/index.js';
+import {
+  addMountPoints,
+  domainLog,
+  killQemu,
+  Ovs,
+  ovsLogTime,
+  POD_SHARED_DIR,
+  qemuPid,
+  qmp,
+  removeMountPoints,
+  run,
+  sleep,
+  startPod,
+  stopPod,
+  virsh,
+  waitFor,
+  type Pod,
+  type Result,
+} from './launcher-pods.js';
 
 const SCRIPT = fileURLToPath(new URL('../../scripts/e2e-vhostuser.sh', import.meta.url));
+const RESULTS = fileURLToPath(new URL('../../bench/results/e2e-vhostuser.json', import.meta.url));
 const URI = 'qemu:///system';
 const NAME = `kvvu-e2e-${process.pid}`;
 
-interface Result {
-  readonly code: number;
-  readonly out: string;
-}
+let dir = '';
+let ovs: Ovs;
+let mountPoints: string[] = [];
+const pods = new Set<Pod>();
+/** Measured figures, written to bench/results/e2e-vhostuser.json (tests may not print). */
+const figures: Record<string, number> = {};
 
-/** Runs a command to completion, bounded in time; never throws. */
-function run(cmd: string, args: readonly string[], timeoutMs = 30_000, env: NodeJS.ProcessEnv = process.env): Promise<Result> {
-  return new Promise((resolve) => {
-    execFile(cmd, args, { timeout: timeoutMs, encoding: 'utf8', env }, (err, stdout, stderr) => {
-      const code = err === null ? 0 : typeof err.code === 'number' ? err.code : 1;
-      resolve({ code, out: `${stdout}${stderr}${err?.killed === true ? `\n(killed after ${timeoutMs} ms)` : ''}` });
-    });
-  });
-}
+beforeAll(async () => {
+  dir = await mkdtemp('/tmp/kvvu-e2e-');
+  const up = await run(SCRIPT, ['up', dir], 60_000);
+  if (up.code !== 0) throw new Error(`environment setup failed (needs root and writable hugepages):\n${up.out}`);
+  ovs = new Ovs(join(dir, 'ovs'));
+  mountPoints = await addMountPoints();
+}, 90_000);
+
+afterAll(async () => {
+  for (const pod of pods) await stopPod(pod);
+  await removeMountPoints(mountPoints);
+  const down = await run(SCRIPT, ['down', dir], 60_000);
+  if (Object.keys(figures).length > 0) {
+    await mkdir(join(RESULTS, '..'), { recursive: true });
+    await writeFile(RESULTS, `${JSON.stringify({ date: new Date().toISOString(), figures }, null, 2)}\n`);
+  }
+  await rm(dir, { recursive: true, force: true });
+  expect(down.code, down.out).toBe(0);
+}, 120_000);
 
 /** `virsh start` blocks until the backend connects to a server-mode socket, so it runs in the background. */
 function startInBackground(file: string): Promise<Result> {
@@ -42,17 +79,13 @@ function startInBackground(file: string): Promise<Result> {
 }
 
 async function waitForSocket(path: string, timeoutMs: number): Promise<boolean> {
-  for (const end = Date.now() + timeoutMs; Date.now() < end; ) {
-    if ((await stat(path).catch(() => null))?.isSocket() === true) return true;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  return false;
+  return (await waitFor(async () => ((await stat(path).catch(() => null))?.isSocket() === true ? true : undefined), timeoutMs, 100)) === true;
 }
 
 /** A small TCG guest with 2 MiB hugepages; the rewrite adds the interface and shared access. */
-function baseDomain(): string {
+function baseDomain(name = NAME): string {
   return `<domain type='qemu'>
-  <name>${NAME}</name>
+  <name>${name}</name>
   <memory unit='MiB'>128</memory>
   <memoryBacking>
     <hugepages>
@@ -75,50 +108,379 @@ function baseDomain(): string {
 
 describe('vhost-user end to end: converter -> libvirtd -> QEMU -> OVS-DPDK', () => {
   it('starts the VM and OVS-DPDK connects to the socket at the converter\'s path', { timeout: 90_000 }, async () => {
-    const dir = await mkdtemp('/tmp/kvvu-e2e-');
     const socketPath = join(dir, 'usrcni', 'abc-net1');
     const ovsDb = `unix:${join(dir, 'ovs', 'db.sock')}`;
+    const iface: ResolvedInterface = {
+      vmiInterface: 'net1',
+      network: 'userspace-ovs-net-1',
+      podInterface: 'net1',
+      socketPath,
+      mode: 'server',
+      model: 'virtio',
+      rxQueueSize: 1024,
+      txQueueSize: 1024,
+      mac: '02:00:00:00:00:01',
+    };
+    const domain = rewriteDomain(baseDomain(), [iface]);
+    expect(domain).toContain("<access mode='shared'/>");
+    const file = join(dir, 'domain.xml');
+    await writeFile(file, domain);
+    await writeFile(join(dir, 'domain-name'), NAME);
+    const define = await run('virsh', ['-q', '-c', URI, 'define', '--validate', file]);
+    expect(define.code, define.out).toBe(0);
+
+    const started = startInBackground(file);
+    expect(await waitForSocket(socketPath, 20_000), `QEMU created no socket at ${socketPath}`).toBe(true);
+    const port = await run('ovs-vsctl', [`--db=${ovsDb}`, '--timeout=20', 'add-port', 'br0', 'vhu-net1', '--', 'set', 'Interface', 'vhu-net1', 'type=dpdkvhostuserclient', `options:vhost-server-path=${socketPath}`]);
+    expect(port.code, port.out).toBe(0);
+    const start = await started;
+    expect(start.code, start.out).toBe(0);
+
+    const state = await run('virsh', ['-q', '-c', URI, 'domstate', NAME]);
+    expect(state.out.trim()).toBe('running');
+    const ifaces = await run('virsh', ['-q', '-c', URI, 'domiflist', NAME]);
+    expect(ifaces.out).toMatch(new RegExp(`vhostuser\\s+${socketPath.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}\\s+virtio\\s+02:00:00:00:00:01`));
+    const log = await readFile(join(dir, 'ovs', 'ovs-vswitchd.log'), 'utf8');
+    expect(log).toContain(`vHost User device 'vhu-net1' created`);
+    expect(log.match(/VHOST_CONFIG.*read message/g)?.length ?? 0).toBeGreaterThan(5);
+  });
+});
+
+// --- Live migration between two launcher pods, on the design's stable socket path ---
+
+/** The VMI network, and the path QEMU binds in every pod of the VMI: `vu-` + sha256("blue")[:11]. */
+const NETWORK = 'blue';
+const NAD = 'userspace-ovs';
+const STABLE_NAME = 'vu-16477688c0e';
+const STABLE_PATH = '/var/lib/cni/usrcni/vu-16477688c0e';
+/** KubeVirt >= 1.0 names the pod interface after the same hash. */
+const POD_IFACE = hashedPodInterfaceName(NETWORK);
+const MAC = '02:00:00:00:0b:01';
+const VMI = {
+  apiVersion: 'kubevirt.io/v1',
+  kind: 'VirtualMachineInstance',
+  metadata: { name: 'vm-blue', namespace: 'vms' },
+  spec: {
+    domain: { devices: { interfaces: [{ name: NETWORK, binding: { name: 'vhostuser' }, macAddress: MAC }] } },
+    networks: [{ name: NETWORK, multus: { networkName: NAD } }],
+  },
+};
+
+/** The userspace CNI's socket (and OVS port) name in a pod: `<containerID[:12]>-<pod interface>`. */
+const cniName = (pod: Pod): string => `${pod.containerId.slice(0, 12)}-${POD_IFACE}`;
+/** The same socket as OVS, on the host, sees it. */
+const cniHostPath = (pod: Pod): string => join(pod.sharedDir, cniName(pod));
+
+/** What Multus and the userspace CNI write on the pod, as the downward API hands them to the sidecar. */
+function podAnnotations(pod: Pod): Record<string, string> {
+  return {
+    'k8s.v1.cni.cncf.io/networks': JSON.stringify([{ name: NAD, namespace: 'vms', interface: POD_IFACE }]),
+    'k8s.v1.cni.cncf.io/network-status': JSON.stringify(
+      [
+        { name: 'k8s-pod-network', interface: 'eth0', ips: ['10.244.0.7'], default: true, dns: {} },
+        { name: `vms/${NAD}`, interface: POD_IFACE, dns: {} },
+      ],
+      null,
+      4,
+    ),
+    'userspace/configuration-data': JSON.stringify(
+      [
+        {
+          containerId: pod.containerId,
+          ifName: POD_IFACE,
+          name: NAD,
+          config: { engine: 'ovs-dpdk', iftype: 'vhostuser', netType: 'interface', memif: {}, vhost: { mode: 'server', socketfile: cniName(pod) }, bridge: { bridgeName: 'br0' } },
+        },
+      ],
+      null,
+      4,
+    ),
+    'userspace/mapped-dir': `${POD_SHARED_DIR}/`,
+  };
+}
+
+/** An in-pod path as the host (and OVS) sees it: the pod's shared-dir is a host directory. */
+function onHost(pod: Pod, path: string): string {
+  if (!path.startsWith(`${POD_SHARED_DIR}/`)) throw new Error(`${path} is not in the pod's shared dir`);
+  return join(pod.sharedDir, path.slice(POD_SHARED_DIR.length + 1));
+}
+
+/**
+ * The hook sidecar's work in a pod, with the converter's own functions: the domain for this pod's
+ * annotations, and the socket links, made in the pod's shared dir through its host path (the
+ * directory the sidecar container sees at POD_SHARED_DIR, so the relative link is the same file).
+ */
+async function sidecar(pod: Pod, name: string): Promise<{ xml: string; iface: ResolvedInterface }> {
+  const { xml, interfaces } = convert({ annotations: podAnnotations(pod), vmi: VMI, domainXml: baseDomain(name) });
+  const [iface] = interfaces;
+  if (iface === undefined || interfaces.length !== 1) throw new Error(`expected one vhost-user interface, got ${interfaces.length}`);
+  const here = interfaces.map((i) => ({
+    ...i,
+    ...(i.socketLink === undefined ? {} : { socketLink: { path: onHost(pod, i.socketLink.path), target: i.socketLink.target } }),
+    ...(i.cniSocketPath === undefined ? {} : { cniSocketPath: onHost(pod, i.cniSocketPath) }),
+  }));
+  await ensureSocketLinks(here, { missingDir: 'required' });
+  return { xml, iface };
+}
+
+async function pod(name: string): Promise<Pod> {
+  const p = await startPod(dir, join(dir, 'hugepages'), name);
+  pods.add(p);
+  return p;
+}
+
+async function endPods(...list: readonly Pod[]): Promise<void> {
+  await Promise.all(list.map((p) => stopPod(p)));
+  for (const p of list) pods.delete(p);
+}
+
+/** Defines and starts the domain in the pod; `virsh start` returns once OVS has connected to QEMU. */
+async function startVm(p: Pod, name: string, xml: string): Promise<void> {
+  const file = join(p.dir, `${name}.xml`);
+  await writeFile(file, xml);
+  const define = await virsh(p, ['define', '--validate', file]);
+  expect(define.code, define.out).toBe(0);
+  const start = await virsh(p, ['start', name], 40_000);
+  expect(start.code, start.out).toBe(0);
+}
+
+/** KubeVirt's destination XML: the running domain's migratable XML, unchanged. */
+async function destinationXml(p: Pod, name: string): Promise<string> {
+  const xml = await virsh(p, ['dumpxml', '--migratable', name]);
+  expect(xml.code, xml.out).toBe(0);
+  const file = join(p.dir, `${name}.dest.xml`);
+  await writeFile(file, xml.out);
+  return file;
+}
+
+/**
+ * KubeVirt's migration flags (live, persistent on the target, the XML given). virsh drives it
+ * (not peer-to-peer, which libvirt refuses towards a unix-socket URI): the same Begin, Prepare,
+ * Perform, Finish and Confirm steps between the two libvirtds, with QEMU's data over TCP.
+ */
+function migrateArgs(name: string, destFile: string, target: Pod, port: number): string[] {
+  return ['migrate', '--live', '--persistent', '--xml', destFile, '--persistent-xml', destFile, name, target.uri, `tcp://127.0.0.1:${port}`];
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.on('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+const alive = (pid: number): Promise<boolean> => stat(`/proc/${pid}`).then(() => true, () => false);
+
+/** A `name: N ms` line of `virsh domjobinfo`. */
+function jobFigure(out: string, label: string): number | undefined {
+  const m = out.match(new RegExp(`^${label}:\\s+(\\d+)\\s+ms`, 'm'));
+  return m?.[1] === undefined ? undefined : Number(m[1]);
+}
+
+/** QEMU's own `query-migrate` reply at completion, from the QMP traffic the pod's libvirtd logs. */
+async function qemuMigrationStats(p: Pod): Promise<Record<string, unknown> | undefined> {
+  const log = await readFile(join(p.dir, 'libvirtd.log'), 'utf8');
+  let last: Record<string, unknown> | undefined;
+  for (const m of log.matchAll(/QEMU_MONITOR_RECV_REPLY: mon=\S+ reply=(\{.*\})$/gm)) {
+    const reply = JSON.parse(m[1] ?? '{}') as { return?: Record<string, unknown> };
+    if (reply.return?.['status'] === 'completed' && typeof reply.return['downtime'] === 'number') last = reply.return;
+  }
+  return last;
+}
+
+describe('live migration of a vhost-user VM between two launcher pods (stable socket path + per-pod link)', () => {
+  /**
+   * Waits until OVS runs the port's vhost device. The guest has no disk: its firmware's iPXE
+   * drives the NIC (DHCP) for about 20 s after boot and then resets it, so every check of a
+   * running device is made within seconds of the VM's start.
+   */
+  async function deviceRuns(port: string, timeoutMs: number): Promise<boolean> {
+    return (await waitFor(async () => ((await ovs.status(port)).status === 'connected' ? true : undefined), timeoutMs, 100)) === true;
+  }
+
+  it('migrates: the target QEMU binds the same stable path, OVS follows the target pod\'s link and drops the source', { timeout: 90_000 }, async () => {
+    const vm = `kvvu-mig-${process.pid}`;
+    const [source, target] = await Promise.all([pod('source'), pod('target')]);
     try {
-      const up = await run(SCRIPT, ['up', dir], 60_000);
-      expect(up.code, `environment setup failed (needs root and writable hugepages):\n${up.out}`).toBe(0);
+      // Source pod: CNI ADD adds the OVS port at the pod's CNI name; then the sidecar writes the
+      // domain and the link; then QEMU starts and binds the stable name.
+      await ovs.addClientPort(cniName(source), cniHostPath(source));
+      const src = await sidecar(source, vm);
+      expect(src.iface.socketPath).toBe(STABLE_PATH);
+      expect(src.xml).toContain(`<source type='unix' path='${STABLE_PATH}' mode='server'/>`);
+      expect(await readlink(cniHostPath(source))).toBe(STABLE_NAME);
+      await startVm(source, vm, src.xml);
+      expect(await deviceRuns(cniName(source), 30_000), 'the source VM\'s vhost device never ran in OVS').toBe(true);
+      // OVS's path is the link; it reaches QEMU's socket in the source pod.
+      expect((await stat(cniHostPath(source))).isSocket()).toBe(true);
 
-      const iface: ResolvedInterface = {
-        vmiInterface: 'net1',
-        network: 'userspace-ovs-net-1',
-        podInterface: 'net1',
-        socketPath,
-        mode: 'server',
-        model: 'virtio',
-        rxQueueSize: 1024,
-        txQueueSize: 1024,
-        mac: '02:00:00:00:00:01',
-      };
-      const domain = rewriteDomain(baseDomain(), [iface]);
-      expect(domain).toContain("<access mode='shared'/>");
-      const file = join(dir, 'domain.xml');
-      await writeFile(file, domain);
-      await writeFile(join(dir, 'domain-name'), NAME);
-      const define = await run('virsh', ['-q', '-c', URI, 'define', '--validate', file]);
-      expect(define.code, define.out).toBe(0);
+      // Target pod: CNI ADD, then target preparation, where the sidecar's domain is discarded
+      // and only its link stays. The name OVS waits on differs; the path QEMU binds does not.
+      const mark = await ovs.logMark();
+      await ovs.addClientPort(cniName(target), cniHostPath(target));
+      const tgt = await sidecar(target, vm);
+      expect(cniName(target)).not.toBe(cniName(source));
+      expect(tgt.iface.socketPath).toBe(src.iface.socketPath);
+      expect(await readlink(cniHostPath(target))).toBe(STABLE_NAME);
+      const destFile = await destinationXml(source, vm);
+      expect(await readFile(destFile, 'utf8')).toContain(`<source type='unix' path='${STABLE_PATH}' mode='server'/>`);
 
-      const started = startInBackground(file);
-      expect(await waitForSocket(socketPath, 20_000), `QEMU created no socket at ${socketPath}`).toBe(true);
-      const port = await run('ovs-vsctl', [`--db=${ovsDb}`, '--timeout=20', 'add-port', 'br0', 'vhu-net1', '--', 'set', 'Interface', 'vhu-net1', 'type=dpdkvhostuserclient', `options:vhost-server-path=${socketPath}`]);
-      expect(port.code, port.out).toBe(0);
-      const start = await started;
+      const sourcePid = await qemuPid(source, vm);
+      expect(sourcePid).toBeDefined();
+      const started = Date.now();
+      const migrate = await virsh(source, migrateArgs(vm, destFile, target, await freePort()), 60_000);
+      const wallMs = Date.now() - started;
+      expect(migrate.code, migrate.out).toBe(0);
+
+      // The VM runs on the target, and its source QEMU is gone.
+      expect((await virsh(target, ['domstate', vm])).out.trim()).toBe('running');
+      expect(await qmp(target, vm, 'query-status')).toMatchObject({ status: 'running', running: true });
+      expect((await virsh(source, ['domstate', vm])).out.trim()).toBe('shut off');
+      expect(await alive(sourcePid ?? 0)).toBe(false);
+      expect((await stat(join(target.sharedDir, STABLE_NAME))).isSocket()).toBe(true);
+      expect(await lstat(join(source.sharedDir, STABLE_NAME)).then(() => 'there', () => 'gone')).toBe('gone');
+
+      // OVS: the target's port runs the device through the target's link; the source's does not.
+      expect(await deviceRuns(cniName(target), 10_000), 'the target VM\'s vhost device never ran in OVS').toBe(true);
+      expect(await ovs.status(cniName(target))).toMatchObject({ mode: 'client', status: 'connected', socket: cniHostPath(target) });
+      expect((await ovs.status(cniName(source))).status).toBe('disconnected');
+      const log = await ovs.logSince(mark);
+      // Dirty guest pages were logged through the source's vhost-user connection while memory moved.
+      expect(log).toContain(`(${cniHostPath(source)}) read message VHOST_USER_SET_LOG_BASE`);
+      expect(log).toContain(`vHost Device '${cniHostPath(source)}' has been removed`);
+      expect(log).toContain(`vHost Device '${cniHostPath(source)}' connection has been destroyed`);
+      expect(log).toContain(`vHost Device '${cniHostPath(target)}' has been added on numa node`);
+      // The target QEMU announced the guest's MAC after switch-over, through the target's port.
+      expect(log).toContain(`(${cniHostPath(target)}) read message VHOST_USER_SEND_RARP`);
+      const rx = await waitFor(async () => ((await ovs.statistic(cniName(target), 'rx_packets')) > 0 ? true : undefined), 10_000, 200);
+      expect(rx, 'no packet from the guest reached OVS on the target port').toBe(true);
+
+      const job = (await virsh(source, ['domjobinfo', '--completed', vm])).out;
+      const qemuStats = await qemuMigrationStats(source);
+      expect(qemuStats, 'no completed query-migrate reply in the source libvirtd\'s QMP log').toBeDefined();
+      const removed = ovsLogTime(log, `vHost Device '${cniHostPath(source)}' has been removed`);
+      const added = ovsLogTime(log, `vHost Device '${cniHostPath(target)}' has been added`);
+      Object.assign(figures, {
+        migration_qemu_downtime_ms: Number(qemuStats?.['downtime']),
+        migration_qemu_total_ms: Number(qemuStats?.['total-time']),
+        migration_libvirt_downtime_ms: jobFigure(job, 'Total downtime') ?? Number.NaN,
+        migration_libvirt_elapsed_ms: jobFigure(job, 'Time elapsed') ?? Number.NaN,
+        migration_virsh_wall_ms: wallMs,
+        migration_ovs_device_gap_ms: added !== undefined && removed !== undefined ? added - removed : Number.NaN,
+      });
+      expect(figures['migration_qemu_downtime_ms']).toBeGreaterThanOrEqual(0);
+    } finally {
+      await endPods(source, target);
+    }
+  });
+
+  it('fails cleanly when the target pod has no link: the target QEMU waits for OVS, deleting the target pod ends the migration, the source VM runs on', { timeout: 90_000 }, async () => {
+    const vm = `kvvu-nolink-${process.pid}`;
+    const [source, target] = await Promise.all([pod('source-2'), pod('target-2')]);
+    try {
+      await ovs.addClientPort(cniName(source), cniHostPath(source));
+      const src = await sidecar(source, vm);
+      await startVm(source, vm, src.xml);
+      expect(await deviceRuns(cniName(source), 30_000), 'the source VM\'s vhost device never ran in OVS').toBe(true);
+      // The target pod gets its port (CNI ADD) but no link: its sidecar never ran.
+      const mark = await ovs.logMark();
+      await ovs.addClientPort(cniName(target), cniHostPath(target));
+      const destFile = await destinationXml(source, vm);
+      const sourcePid = await qemuPid(source, vm);
+
+      let settled = false;
+      const migration = virsh(source, migrateArgs(vm, destFile, target, await freePort()), 60_000).finally(() => (settled = true));
+      // The target QEMU binds the stable path and waits there for a vhost-user client before it
+      // answers libvirt; OVS, on the missing CNI name, never comes.
+      const waiting = `QEMU waiting for connection on: disconnected:unix:${STABLE_PATH},server=on`;
+      const targetWaits = await waitFor(async () => ((await domainLog(target, vm)).includes(waiting) ? true : undefined), 20_000, 100);
+      expect(targetWaits, `the target QEMU never logged "${waiting}"`).toBe(true);
+      // Five OVS reconnect periods (one second each): with the link, OVS connected within one.
+      await sleep(5_000);
+      expect(settled, 'the migration ended although nothing could connect to the target').toBe(false);
+      expect((await ovs.status(cniName(target))).status).toBe('disconnected');
+      expect(await ovs.logSince(mark)).toContain(`(${cniHostPath(target)}) failed to connect: No such file or directory`);
+      expect(await lstat(cniHostPath(target)).then(() => 'there', () => 'missing')).toBe('missing');
+
+      // libvirt's Prepare waits on that QEMU and an aborted job does not reach it; KubeVirt ends a
+      // failed migration by deleting the target pod, which ends its QEMU.
+      const killedAt = Date.now();
+      expect(await killQemu(target, vm)).toBe(true);
+      const result = await migration;
+      const failMs = Date.now() - killedAt;
+      expect(result.code, `the migration succeeded without a link:\n${result.out}`).not.toBe(0);
+      expect(result.out).toMatch(/qemu unexpectedly closed the monitor|process exited while connecting to monitor/);
+      expect(failMs).toBeLessThan(15_000);
+
+      // The source VM is unharmed: same QEMU, running, no migration job left, its vhost-user
+      // connection to OVS never dropped, and no memory was ever sent (no dirty logging).
+      expect(await qemuPid(source, vm)).toBe(sourcePid);
+      expect((await virsh(source, ['domstate', vm])).out.trim()).toBe('running');
+      expect(await qmp(source, vm, 'query-status')).toMatchObject({ status: 'running', running: true });
+      expect((await virsh(source, ['domjobinfo', vm])).out).toMatch(/Job type:\s+None/);
+      const log = await ovs.logSince(mark);
+      expect(log).not.toContain(`vHost Device '${cniHostPath(source)}' connection has been destroyed`);
+      expect(log).not.toContain(`(${cniHostPath(source)}) read message VHOST_USER_SET_LOG_BASE`);
+      figures['migration_without_link_fails_after_target_pod_deleted_ms'] = failMs;
+    } finally {
+      await endPods(source, target);
+    }
+  });
+
+  it('keeps the VM running through an ovs-vswitchd restart, and OVS reconnects to QEMU\'s server socket', { timeout: 90_000 }, async () => {
+    const vm = `kvvu-restart-${process.pid}`;
+    const only = await pod('restart');
+    try {
+      await ovs.addClientPort(cniName(only), cniHostPath(only));
+      const { xml } = await sidecar(only, vm);
+      await startVm(only, vm, xml);
+      expect(await deviceRuns(cniName(only), 30_000), 'the VM\'s vhost device never ran in OVS').toBe(true);
+      const pid = await qemuPid(only, vm);
+      expect(pid).toBeDefined();
+
+      const mark = await ovs.logMark();
+      const stopping = Date.now();
+      const stop = await run(SCRIPT, ['ovs-stop', dir], 20_000);
+      expect(stop.code, stop.out).toBe(0);
+      const starting = Date.now();
+      // Without a switch the VM runs on: QEMU is the server and only lost its client.
+      expect(await qmp(only, vm, 'query-status')).toMatchObject({ status: 'running', running: true });
+      const start = await run(SCRIPT, ['ovs-start', dir], 60_000);
       expect(start.code, start.out).toBe(0);
 
-      const state = await run('virsh', ['-q', '-c', URI, 'domstate', NAME]);
-      expect(state.out.trim()).toBe('running');
-      const ifaces = await run('virsh', ['-q', '-c', URI, 'domiflist', NAME]);
-      expect(ifaces.out).toMatch(new RegExp(`vhostuser\\s+${socketPath.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}\\s+virtio\\s+02:00:00:00:00:01`));
-      const log = await readFile(join(dir, 'ovs', 'ovs-vswitchd.log'), 'utf8');
-      expect(log).toContain(`vHost User device 'vhu-net1' created`);
-      expect(log.match(/VHOST_CONFIG.*read message/g)?.length ?? 0).toBeGreaterThan(5);
+      // The new ovs-vswitchd connects to the port's path (the link to QEMU's socket); QEMU replays
+      // the device state and OVS runs the device again. The log, not the OVSDB status column,
+      // says when: the old process's last status may still be in the database.
+      const running = `vHost Device '${cniHostPath(only)}' has been added on numa node`;
+      const log = await waitFor(async () => {
+        const text = await ovs.logSince(mark);
+        return text.includes(running) ? text : undefined;
+      }, 20_000, 50);
+      expect(log, 'OVS did not run the vhost device again after its restart').toBeDefined();
+      expect(log).toContain(`vHost User device '${cniName(only)}' created in 'client' mode, using client socket '${cniHostPath(only)}'`);
+      expect(log).toContain(`(${cniHostPath(only)}) new device, handle is`);
+      expect(await deviceRuns(cniName(only), 10_000), 'OVSDB never showed the port connected again').toBe(true);
+      expect(await ovs.status(cniName(only))).toMatchObject({ status: 'connected', socket: cniHostPath(only) });
+
+      // Same QEMU, still running.
+      expect(await qemuPid(only, vm)).toBe(pid);
+      expect((await virsh(only, ['domstate', vm])).out.trim()).toBe('running');
+      expect(await qmp(only, vm, 'query-status')).toMatchObject({ status: 'running', running: true });
+
+      const connected = ovsLogTime(log ?? '', `(${cniHostPath(only)}) new device, handle is`);
+      const devRuns = ovsLogTime(log ?? '', running);
+      Object.assign(figures, {
+        ovs_restart_stop_ms: starting - stopping,
+        ovs_restart_socket_reconnect_ms: connected === undefined ? Number.NaN : connected - starting,
+        ovs_restart_device_running_ms: devRuns === undefined ? Number.NaN : devRuns - starting,
+        ovs_restart_outage_ms: devRuns === undefined ? Number.NaN : devRuns - stopping,
+      });
     } finally {
-      const down = await run(SCRIPT, ['down', dir], 60_000);
-      await rm(dir, { recursive: true, force: true });
-      expect(down.code, down.out).toBe(0);
+      await endPods(only);
     }
   });
 });
