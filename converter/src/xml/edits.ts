@@ -97,12 +97,14 @@ export function addAttribute(el: XmlElement, name: string, escapedValue: string)
 /** Applies non-overlapping edits; an insertion at the end of a replaced range lands after it. */
 export function applyEdits(src: string, edits: readonly TextEdit[]): string {
   const ordered = [...edits].sort((a, b) => a.start - b.start || a.end - b.end);
-  let out = '';
+  // Pieces joined once: concatenation built a rope of every edit that the next read flattened.
+  const parts: string[] = [];
   let at = 0;
   for (const e of ordered) {
     if (e.start < at) throw new Error(`overlapping text edits at offset ${e.start}`);
-    out += src.slice(at, e.start) + e.text;
+    parts.push(src.slice(at, e.start), e.text);
     at = e.end;
   }
-  return out + src.slice(at);
+  parts.push(src.slice(at));
+  return parts.join('');
 }

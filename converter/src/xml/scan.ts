@@ -170,8 +170,8 @@ class Scanner {
   private root: ScannedElement | null = null;
   /** Attribute names of the start tag being read. */
   private readonly tagAttrNames: string[] = [];
-  /** The same names as a set, once there are more than LINEAR_ATTRS. */
-  private readonly attrNames = new Set<string>();
+  /** The same names as a set, once there are more than LINEAR_ATTRS (made then: rarely needed). */
+  private attrNames: Set<string> | undefined;
 
   /**
    * `build` false checks the text without keeping a tree: elements are no longer referenced once
@@ -288,7 +288,7 @@ class Scanner {
     const { build } = this;
     const el = new ScannedElement(src, name, parent, start, this.i);
     this.tagAttrNames.length = 0;
-    this.attrNames.clear();
+    this.attrNames?.clear();
     for (;;) {
       const spaced = this.space();
       if (src[this.i] === '>' || src.startsWith('/>', this.i)) break;
@@ -348,9 +348,10 @@ class Scanner {
     if (names.length < LINEAR_ATTRS) {
       if (names.includes(name)) return true;
     } else {
-      if (this.attrNames.size === 0) for (const n of names) this.attrNames.add(n);
-      if (this.attrNames.has(name)) return true;
-      this.attrNames.add(name);
+      const set = (this.attrNames ??= new Set());
+      if (set.size === 0) for (const n of names) set.add(n);
+      if (set.has(name)) return true;
+      set.add(name);
     }
     names.push(name);
     return false;
