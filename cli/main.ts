@@ -13,7 +13,7 @@ const subcommands: Record<string, Loader> = {
   convert: async () => (await import('../converter/src/cli.js')).convertCommand,
   webhook: async () => (await import('../webhook/src/cli.js')).webhookCommand,
   mutate: async () => (await import('../webhook/src/cli.js')).mutateCommand,
-  'hook-sidecar': async () => (await import('../converter/src/sidecar/cli.js')).hookSidecarCommand,
+  'hook-sidecar': async () => (await import('../sidecar/src/cli.js')).hookSidecarCommand,
 };
 
 const summaries: Record<string, string> = {

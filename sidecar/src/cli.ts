@@ -3,10 +3,9 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import type { Subcommand } from '../../../cli/main.js';
-import { BINDING_NAME_ENV, NETWORK_INFO_FILE, PODINFO_DIR as DEFAULT_PODINFO_DIR, SOCKET_DIRS_ENV } from '../contract.js';
+import type { Subcommand } from '../../cli/main.js';
+import { BINDING_NAME_ENV, NETWORK_INFO_FILE, PODINFO_DIR as DEFAULT_PODINFO_DIR, SOCKET_DIRS_ENV, socketDirProblem } from '../../converter/src/index.js';
 import { DEFAULT_BINDING_NAME, DEFAULT_SOCKET_NAME, DEFAULT_WAIT_SECONDS, HOOK_SOCKET_DIR, KUBEVIRT_CALL_TIMEOUT_SECONDS } from './constants.js';
-import { socketDirProblem } from '../contract.js';
 import { jsonLogger } from './log.js';
 import { converterRewrite } from './rewrite.js';
 import { startSidecar, type RunningSidecar } from './sidecar.js';

@@ -1,6 +1,6 @@
 // Pure. Names and limits of KubeVirt's hook sidecar protocol (KubeVirt pkg/hooks/hooks.go,
 // pkg/hooks/info/info.go, pkg/hooks/manager.go) and this sidecar's defaults.
-import { DEFAULT_BINDING_NAMES } from '../contract.js';
+import { DEFAULT_BINDING_NAMES } from '../../converter/src/index.js';
 
 /**
  * virt-launcher scans `<dir>/<container>/*` for sockets; each sidecar container mounts its own

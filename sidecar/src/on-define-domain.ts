@@ -1,8 +1,6 @@
 // The OnDefineDomain hook without gRPC: VMI JSON + domain XML in, rewritten domain XML out.
 // Pure apart from `deps.rewrite`, which reads the pod's annotations (I/O, bounded wait).
-import { isConverterError, type ConverterError, type ConverterErrorCode } from '../errors.js';
-import { vhostUserInterfaces } from '../resolve.js';
-import { parseVmi as parseVmiSpec } from '../vmi.js';
+import { isConverterError, parseVmi as parseVmiSpec, vhostUserInterfaces, type ConverterError, type ConverterErrorCode } from '../../converter/src/index.js';
 
 /** Transport-neutral failure classes; the gRPC layer maps them to status codes. */
 export const HookStatus = {

@@ -1,7 +1,7 @@
 // Binds the converter to the sidecar: the one module here that knows the converter's API.
 // The returned function does I/O (reads the downward-API annotations with a bounded wait).
 import { existsSync } from 'node:fs';
-import { rewriteDomainForPod } from '../index.js';
+import { rewriteDomainForPod } from '../../converter/src/index.js';
 import type { RewriteRequest } from './on-define-domain.js';
 
 export interface SidecarConverterSettings {

@@ -13,7 +13,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { convert } from '../../converter/src/index.js';
 import { parseDownwardApiFile } from '../../converter/src/podnetinfo/parse.js';
-import { findPackageRoot } from '../../converter/src/sidecar/proto.js';
+import { findPackageRoot } from '../../sidecar/src/proto.js';
 import { stableSocketName } from '../../converter/src/socket-path.js';
 import { decideAdmission, type Decision } from '../../webhook/src/admission/decide.js';
 import { parseFlags, MUTATION_OPTIONS, toMutationConfig } from '../../webhook/src/config.js';

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { status, type ServiceError } from '@grpc/grpc-js';
 import { afterAll, describe, expect, it } from 'vitest';
 import { convert } from '../../converter/src/index.js';
-import { converterRewrite } from '../../converter/src/sidecar/rewrite.js';
+import { converterRewrite } from '../../sidecar/src/rewrite.js';
 import { caseNames, casesDir, loadCase, loadCaseVmi, repoRoot, wrapInDomain } from '../converter/case-files.js';
 import { makeVolumeDir, publishAnnotations } from '../converter/kubelet-volume.js';
 import { defineRequest, domainFixture, resultXml, startTestSidecar } from './helpers.js';

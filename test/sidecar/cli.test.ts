@@ -5,7 +5,7 @@ import { lstat, mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/pr
 import { status as grpcStatus } from '@grpc/grpc-js';
 import { join } from 'node:path';
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { findPackageRoot } from '../../converter/src/sidecar/proto.js';
+import { findPackageRoot } from '../../sidecar/src/proto.js';
 import { defineRequest, domainFixture, hookClient, leaveStaleSocket, resultXml, services, sidecarCase, socketDir } from './helpers.js';
 
 const root = findPackageRoot();
@@ -15,11 +15,11 @@ const domain = domainFixture('kubevirt-hooks');
 
 /** Fails clearly when dist/ is missing or older than the sidecar sources (npm test builds first). */
 async function assertBuilt(): Promise<void> {
-  const built = await stat(join(root, 'dist/converter/src/sidecar/cli.js')).catch(() => undefined);
+  const built = await stat(join(root, 'dist/sidecar/src/cli.js')).catch(() => undefined);
   if (built === undefined) throw new Error('dist/ is missing: run `npm run build` (npm test does) before these tests');
-  const srcDir = join(root, 'converter/src/sidecar');
+  const srcDir = join(root, 'sidecar/src');
   for (const f of await readdir(srcDir)) {
-    if ((await stat(join(srcDir, f))).mtimeMs > built.mtimeMs) throw new Error(`dist/ is older than converter/src/sidecar/${f}: run \`npm run build\``);
+    if ((await stat(join(srcDir, f))).mtimeMs > built.mtimeMs) throw new Error(`dist/ is older than sidecar/src/${f}: run \`npm run build\``);
   }
 }
 
@@ -31,7 +31,13 @@ interface Running {
 
 /** Starts the command and resolves once it logs that it serves (or rejects if it exits first). */
 function startCli(args: string[], env: Record<string, string> = {}): Promise<Running> {
-  const child = spawn(process.execPath, [BIN, 'hook-sidecar', ...args], { env: { ...process.env, ...env }, stdio: 'pipe' });
+  // As in a pod: the shared dir exists (a tmpfs /var/lib in a private mount namespace), so the
+  // sidecar can make its socket links there without touching this machine's /var/lib.
+  const script = 'mount -t tmpfs tmpfs /var/lib && mkdir -p /var/lib/cni/usrcni && exec "$0" "$@"';
+  const child = spawn('unshare', ['-m', '--propagation', 'private', 'sh', '-c', script, process.execPath, BIN, 'hook-sidecar', ...args], {
+    env: { ...process.env, ...env },
+    stdio: 'pipe',
+  });
   const stderr: string[] = [];
   const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
   return new Promise((resolve, reject) => {

@@ -3,7 +3,7 @@
 // and a domain another hook has already edited. Output is golden, idempotent and libvirt-valid.
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { converterRewrite } from '../../converter/src/sidecar/rewrite.js';
+import { converterRewrite } from '../../sidecar/src/rewrite.js';
 import { validateDomainXml } from '../helpers/libvirt.js';
 import { defineRequest, domainFixture, resultXml, SIDECAR_CASES, sidecarCase, startTestSidecar, type TestSidecar } from './helpers.js';
 

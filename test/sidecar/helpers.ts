@@ -6,10 +6,10 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { credentials, makeGenericClientConstructor, type Client, type ServiceError, type ServiceDefinition } from '@grpc/grpc-js';
-import { loadHookServices, type HookServices } from '../../converter/src/sidecar/proto.js';
-import { jsonLogger, type Logger } from '../../converter/src/sidecar/log.js';
-import { startSidecar, type RunningSidecar, type SidecarDeps } from '../../converter/src/sidecar/sidecar.js';
-import type { HookVersion } from '../../converter/src/sidecar/constants.js';
+import { loadHookServices, type HookServices } from '../../sidecar/src/proto.js';
+import { jsonLogger, type Logger } from '../../sidecar/src/log.js';
+import { startSidecar, type RunningSidecar, type SidecarDeps } from '../../sidecar/src/sidecar.js';
+import type { HookVersion } from '../../sidecar/src/constants.js';
 
 export const services: HookServices = loadHookServices();
 

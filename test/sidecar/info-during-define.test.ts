@@ -7,8 +7,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { formatDownwardApiFile, parseDownwardApiFile } from '../../converter/src/podnetinfo/parse.js';
-import { converterRewrite } from '../../converter/src/sidecar/rewrite.js';
-import type { RewriteRequest } from '../../converter/src/sidecar/on-define-domain.js';
+import { converterRewrite } from '../../sidecar/src/rewrite.js';
+import type { RewriteRequest } from '../../sidecar/src/on-define-domain.js';
 import { defineRequest, domainFixture, resultXml, sidecarCase, startTestSidecar, type TestSidecar } from './helpers.js';
 
 const { podinfo, vmiJson } = sidecarCase('binding-hashed');

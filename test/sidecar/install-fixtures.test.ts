@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse, parseAllDocuments } from 'yaml';
 import { isVhostUserInterface } from '../../converter/src/binding.js';
-import { findPackageRoot } from '../../converter/src/sidecar/proto.js';
+import { findPackageRoot } from '../../sidecar/src/proto.js';
 
 const root = findPackageRoot();
 type Obj = Record<string, any>;

@@ -2,9 +2,9 @@
 // errors become statuses, the per-call wait, and the JSON log format.
 import { describe, expect, it } from 'vitest';
 import { ConverterError, type ConverterErrorCode } from '../../converter/src/errors.js';
-import { jsonLogger } from '../../converter/src/sidecar/log.js';
-import { HookError, onDefineDomain, parseVmi, vhostUserInterfaceNames, type OnDefineDomainDeps } from '../../converter/src/sidecar/on-define-domain.js';
-import { boundedWait } from '../../converter/src/sidecar/server.js';
+import { jsonLogger } from '../../sidecar/src/log.js';
+import { HookError, onDefineDomain, parseVmi, vhostUserInterfaceNames, type OnDefineDomainDeps } from '../../sidecar/src/on-define-domain.js';
+import { boundedWait } from '../../sidecar/src/server.js';
 
 const vmi = {
   metadata: { name: 'vm1', namespace: 'vms' },

@@ -8,8 +8,8 @@ import { join } from 'node:path';
 import { status, type ServiceError } from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { formatDownwardApiFile, parseDownwardApiFile } from '../../converter/src/podnetinfo/parse.js';
-import { converterRewrite } from '../../converter/src/sidecar/rewrite.js';
-import { startSidecar } from '../../converter/src/sidecar/sidecar.js';
+import { converterRewrite } from '../../sidecar/src/rewrite.js';
+import { startSidecar } from '../../sidecar/src/sidecar.js';
 import {
   defineRequest,
   domainFixture,

@@ -3,7 +3,7 @@ import { lstat, mkdir, rm, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { prepareSocketPath, removeSocket } from '../../converter/src/sidecar/socket.js';
+import { prepareSocketPath, removeSocket } from '../../sidecar/src/socket.js';
 import { leaveStaleSocket, socketDir } from './helpers.js';
 
 let dir: string;
