@@ -3,72 +3,66 @@
 // written in one piece only on success; any failure is one `error:` line on stderr.
 
 import { readFile } from 'node:fs/promises';
-import { parseArgs } from 'node:util';
 import { parseAllDocuments } from 'yaml';
-import type { Subcommand } from '../../cli/main.js';
+import { CONVERTER_FLAGS, converterFlags } from '../../cli/converter-flags.js';
+import { HELP_OPTION, parseOptions, usageText, UsageError } from '../../cli/options.js';
+import { CliError, EXIT, reportError, type Subcommand } from '../../cli/subcommand.js';
 import { parseConverterConfig } from './config.js';
-import { socketDirProblem } from './contract.js';
+import { PODINFO_DIR, SHARED_DIR } from './contract.js';
 import { ConverterError } from './errors.js';
-import { convert, loadPodAnnotations } from './index.js';
+import { convert, loadPodAnnotations, vhostUserInterfaces } from './index.js';
 import { ensureSocketLinks, refuseSymlinkedSocketDirs } from './socket-files.js';
 import { allowedSocketDirs } from './socket-path.js';
 import { parseVmi } from './vmi.js';
 
-const USAGE = `Usage: kubevirt-vhostuser convert --podinfo <dir|file> --vmi <file> [options]
+const OPTIONS = {
+  podinfo: { type: 'string', value: 'path', default: PODINFO_DIR, help: "downward-API directory with the pod's annotations, its annotations file, or KubeVirt's network-info file" },
+  vmi: { type: 'string', value: 'file', help: 'the VirtualMachineInstance (or VirtualMachine), YAML or JSON (required)' },
+  domain: { type: 'string', value: 'file', help: 'a libvirt domain to rewrite; without it only the interfaces are printed' },
+  'socket-dir': { type: 'string', value: 'dir', default: SHARED_DIR, help: 'the shared dir: socket directory when userspace/mapped-dir is absent; socket paths may always lie in it' },
+  ...CONVERTER_FLAGS,
+  'kubevirt-network-info': { type: 'boolean', help: 'the binding has downwardAPI: device-info, so KubeVirt writes kubevirt.io/network-info and it outranks the CNI annotations' },
+  ...HELP_OPTION,
+} as const;
 
-Writes libvirt <interface type='vhostuser'> elements for the vhost-user interfaces of a KubeVirt
-VMI, from the network annotations of its virt-launcher pod.
-
-Options:
-  --podinfo <path>       downward-API directory (e.g. /etc/podnetinfo) or its annotations file
-  --vmi <file>           the VirtualMachineInstance (or VirtualMachine), YAML or JSON
-  --domain <file>        a libvirt domain to rewrite; without it only the interfaces are printed
-  --wait <seconds>       wait up to this long for the CNI annotations (default 0: read once)
-  --socket-dir <dir>     socket directory in the pod when userspace/mapped-dir is absent
-                         (default /var/lib/cni/usrcni/); socket paths may always lie in it
-  --allow-socket-dir <dir>
-                         another directory socket paths may lie in (repeatable)
-  --cni-socket-paths     QEMU uses the CNI's socket path as it is, not the stable vu-<hash>
-                         name in the shared dir (which a live migration needs)
-  --kubevirt-network-info
-                         the binding has downwardAPI: device-info, so KubeVirt writes
-                         kubevirt.io/network-info and it outranks the CNI annotations
-  --binding-name <name>  binding plugin name treated as vhost-user (repeatable; default vhostuser)
-  -h, --help             show this help
-`;
-
-/** Bad command line: exit 2, like the dispatcher. */
-class UsageError extends Error {}
+const USAGE = usageText(
+  'convert --vmi <file> [--podinfo <path>] [options]',
+  "Writes libvirt <interface type='vhostuser'> elements for the vhost-user interfaces of a KubeVirt\nVMI, from the network annotations of its virt-launcher pod. In a pod it also makes the socket\nlinks the sidecar makes.",
+  [['Options', OPTIONS]],
+);
 
 export const convertCommand: Subcommand = {
-  summary: 'write libvirt vhost-user interfaces from /etc/podnetinfo annotations and a VMI',
   async run(argv: string[]): Promise<number> {
     try {
-      const output = await runConvert(argv);
-      process.stdout.write(output);
-      return 0;
+      process.stdout.write(await runConvert(argv, (line) => process.stderr.write(`warning: ${line}\n`)));
+      return EXIT.ok;
     } catch (err) {
-      process.stderr.write(`error: ${describeError(err)}\n`);
-      return err instanceof UsageError ? 2 : 1;
+      return reportError(err);
     }
   },
 };
 
 /** Does the whole job and returns what to print; prints nothing itself. */
-export async function runConvert(argv: readonly string[]): Promise<string> {
-  const args = parseCommandLine(argv);
-  if (args.help) return USAGE;
-  const settings = {
-    ...(args.socketDir !== undefined ? { socketDir: args.socketDir } : {}),
-    ...(args.bindingNames.length > 0 ? { bindingNames: args.bindingNames } : {}),
-    allowedSocketDirs: args.allowedSocketDirs,
-    kubevirtNetworkInfo: args.kubevirtNetworkInfo,
-    stableSocketPaths: !args.cniSocketPaths,
-  };
-  const config = parseConverterConfig(settings);
-  const vmi = parseVmi(pickVmiDocument(args.vmi, await readInput(args.vmi, 'VMI')));
-  const domainXml = args.domain === undefined ? undefined : await readInput(args.domain, 'domain');
-  const annotations = await loadPodAnnotations(args.podinfo, vmi, config, args.waitMs);
+export async function runConvert(argv: readonly string[], warn: (line: string) => void = () => {}): Promise<string> {
+  const values = parseOptions(argv, OPTIONS);
+  if (values['help'] === true) return USAGE;
+  const vmiFile = values['vmi'];
+  if (typeof vmiFile !== 'string') throw new UsageError('missing --vmi <file> (see --help)');
+  const shared = converterFlags(values);
+  const config = parseConverterConfig({
+    socketDir: values['socket-dir'],
+    bindingNames: shared.bindingNames,
+    allowedSocketDirs: shared.allowedSocketDirs,
+    stableSocketPaths: shared.stableSocketPaths,
+    kubevirtNetworkInfo: values['kubevirt-network-info'] === true,
+  });
+  const vmi = parseVmi(pickVmiDocument(vmiFile, await readInput(vmiFile, 'VMI')));
+  if (vhostUserInterfaces(vmi, config.bindingNames).length === 0) {
+    warn(`${vmiFile}: no interface is vhost-user (vhostuser: {}, or binding ${config.bindingNames.map((n) => JSON.stringify(n)).join(' or ')}); nothing to write`);
+  }
+  const domainFile = values['domain'];
+  const domainXml = typeof domainFile === 'string' ? await readInput(domainFile, 'domain') : undefined;
+  const annotations = await loadPodAnnotations(String(values['podinfo']), vmi, config, shared.waitMs);
   const { xml, interfaces } = convert({ annotations, vmi, config, ...(domainXml !== undefined ? { domainXml } : {}) });
   await refuseSymlinkedSocketDirs(interfaces, allowedSocketDirs(config));
   // In a pod the links are made as the sidecar makes them; elsewhere the directory is not there.
@@ -76,73 +70,13 @@ export async function runConvert(argv: readonly string[]): Promise<string> {
   return xml.endsWith('\n') || xml === '' ? xml : `${xml}\n`;
 }
 
-interface CommandLine {
-  readonly help: boolean;
-  readonly podinfo: string;
-  readonly vmi: string;
-  readonly domain?: string;
-  readonly waitMs: number;
-  readonly socketDir?: string;
-  readonly bindingNames: string[];
-  readonly allowedSocketDirs: string[];
-  readonly kubevirtNetworkInfo: boolean;
-  readonly cniSocketPaths: boolean;
-}
-
-function parseCommandLine(argv: readonly string[]): CommandLine {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args: [...argv],
-      strict: true,
-      allowPositionals: false,
-      options: {
-        podinfo: { type: 'string' },
-        vmi: { type: 'string' },
-        domain: { type: 'string' },
-        wait: { type: 'string' },
-        'socket-dir': { type: 'string' },
-        'allow-socket-dir': { type: 'string', multiple: true },
-        'kubevirt-network-info': { type: 'boolean' },
-        'cni-socket-paths': { type: 'boolean' },
-        'binding-name': { type: 'string', multiple: true },
-        help: { type: 'boolean', short: 'h' },
-      },
-    }));
-  } catch (err) {
-    throw new UsageError(`${err instanceof Error ? err.message : String(err)} (see --help)`);
-  }
-  if (values.help === true) return { help: true, podinfo: '', vmi: '', waitMs: 0, bindingNames: [], allowedSocketDirs: [], kubevirtNetworkInfo: false, cniSocketPaths: false };
-  if (values.podinfo === undefined) throw new UsageError('missing --podinfo <dir|file> (see --help)');
-  if (values.vmi === undefined) throw new UsageError('missing --vmi <file> (see --help)');
-  for (const dir of values['allow-socket-dir'] ?? []) {
-    const problem = socketDirProblem(dir);
-    if (problem !== undefined) throw new UsageError(`--allow-socket-dir ${JSON.stringify(dir)} ${problem}`);
-  }
-  const wait = values.wait === undefined ? 0 : Number(values.wait);
-  if (values.wait !== undefined && (values.wait.trim() === '' || !Number.isFinite(wait) || wait < 0)) {
-    throw new UsageError(`--wait ${JSON.stringify(values.wait)}: expected a number of seconds >= 0`);
-  }
-  return {
-    help: false,
-    podinfo: values.podinfo,
-    vmi: values.vmi,
-    waitMs: Math.round(wait * 1000),
-    bindingNames: values['binding-name'] ?? [],
-    allowedSocketDirs: values['allow-socket-dir'] ?? [],
-    kubevirtNetworkInfo: values['kubevirt-network-info'] === true,
-    cniSocketPaths: values['cni-socket-paths'] === true,
-    ...(values.domain !== undefined ? { domain: values.domain } : {}),
-    ...(values['socket-dir'] !== undefined ? { socketDir: values['socket-dir'] } : {}),
-  };
-}
-
+/** An input file that cannot be read is bad input (exit 1), named with its role. */
 async function readInput(file: string, what: string): Promise<string> {
   try {
     return await readFile(file, 'utf8');
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    throw new UsageError(`cannot read ${what} file ${file}: ${code === 'ENOENT' ? 'no such file or directory' : (err as Error).message}`);
+    throw new CliError('E_INPUT', `cannot read ${what} file ${file}: ${code === 'ENOENT' ? 'no such file or directory' : (err as Error).message}`);
   }
 }
 
@@ -156,11 +90,8 @@ function pickVmiDocument(file: string, text: string): unknown {
     return doc.toJS() as unknown;
   });
   const kindOf = (v: unknown): unknown => (typeof v === 'object' && v !== null ? (v as { kind?: unknown }).kind : undefined);
+  if (values.length > 0 && values.every((v) => kindOf(v) === 'Pod')) {
+    throw new ConverterError('E_VMI_INVALID', `${file}: this is a Pod; --vmi takes the VirtualMachineInstance (kubectl get vmi <name> -o yaml), and the pod's annotations go to --podinfo`);
+  }
   return values.find((v) => kindOf(v) === 'VirtualMachineInstance') ?? values.find((v) => kindOf(v) === 'VirtualMachine') ?? values[0];
-}
-
-/** One line, no stack: the code and message of our errors, the message of anything else. */
-function describeError(err: unknown): string {
-  const text = err instanceof ConverterError ? `${err.code}: ${err.message}` : err instanceof Error ? err.message : String(err);
-  return text.replace(/\s*\n\s*/g, ' ');
 }

@@ -2,7 +2,7 @@
 // (API callers) or from CLI flags. Out-of-range values fail with E_CONFIG naming the setting.
 
 import { z } from 'zod';
-import { DEFAULT_BINDING_NAMES, SHARED_DIR, socketDirProblem } from './contract.js';
+import { DEFAULT_BINDING_NAMES, DEFAULT_WAIT_SECONDS, SHARED_DIR, socketDirProblem } from './contract.js';
 import { ConverterError } from './errors.js';
 import type { LibvirtSourceMode } from './model.js';
 import { describeZodError } from './annotations/json.js';
@@ -10,7 +10,7 @@ import { describeZodError } from './annotations/json.js';
 /** The socket directory: where the webhook mounts the `shared-dir` volume. */
 export const DEFAULT_SOCKET_DIR = SHARED_DIR;
 export const DEFAULT_QUEUE_SIZE = 1024;
-export const DEFAULT_WAIT_MS = 60_000;
+export const DEFAULT_WAIT_MS = DEFAULT_WAIT_SECONDS * 1000;
 export const DEFAULT_POLL_MS = 500;
 
 const LibvirtMode = z.enum(['server', 'client']);

@@ -19,6 +19,12 @@ export const PODINFO_DIR = '/etc/podnetinfo';
  */
 export const NETWORK_INFO_FILE = '/etc/podinfo/network-info';
 
+/**
+ * How long the converter waits for the CNI's annotations to reach the downward-API file, in
+ * `convert`, the sidecar and the library alike: within virt-launcher's one-minute hook deadline.
+ */
+export const DEFAULT_WAIT_SECONDS = 45;
+
 /** Env var virt-controller (>= 1.9.0) sets on a binding plugin's sidecar: the binding's name. */
 export const BINDING_NAME_ENV = 'NETWORK_BINDING_PLUGIN_NAME';
 /**

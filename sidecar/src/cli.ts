@@ -2,49 +2,51 @@
 // until virt-launcher calls Shutdown or a signal arrives, then exits 0 with the socket removed.
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
-import type { Subcommand } from '../../cli/main.js';
-import { BINDING_NAME_ENV, NETWORK_INFO_FILE, PODINFO_DIR as DEFAULT_PODINFO_DIR, SOCKET_DIRS_ENV, socketDirProblem } from '../../converter/src/index.js';
-import { DEFAULT_BINDING_NAME, DEFAULT_SOCKET_NAME, DEFAULT_WAIT_SECONDS, HOOK_SOCKET_DIR, KUBEVIRT_CALL_TIMEOUT_SECONDS } from './constants.js';
+import { CONVERTER_FLAGS, converterFlags } from '../../cli/converter-flags.js';
+import { HELP_OPTION, parseOptions, usageText, UsageError } from '../../cli/options.js';
+import { EXIT, reportError, type Subcommand } from '../../cli/subcommand.js';
+import { BINDING_NAME_ENV, NETWORK_INFO_FILE, PODINFO_DIR, SOCKET_DIRS_ENV, socketDirProblem } from '../../converter/src/index.js';
+import { DEFAULT_SOCKET_NAME, HOOK_SOCKET_DIR, KUBEVIRT_CALL_TIMEOUT_SECONDS } from './constants.js';
 import { jsonLogger } from './log.js';
 import { converterRewrite } from './rewrite.js';
 import { startSidecar, type RunningSidecar } from './sidecar.js';
 
-const usage = `Usage: kubevirt-vhostuser hook-sidecar [options]
+const OPTIONS = {
+  socket: { type: 'string', value: 'path', default: join(HOOK_SOCKET_DIR, DEFAULT_SOCKET_NAME), help: 'unix socket to serve on' },
+  podinfo: {
+    type: 'string',
+    value: 'path',
+    default: PODINFO_DIR,
+    help: `downward-API directory with the pod's annotations (the webhook's mount); ${NETWORK_INFO_FILE} when only that exists`,
+  },
+  ...CONVERTER_FLAGS,
+  'network-info': { type: 'string', value: 'file', default: NETWORK_INFO_FILE, help: 'KubeVirt\'s network-info file; when it exists, KubeVirt writes kubevirt.io/network-info' },
+  ...HELP_OPTION,
+} as const;
 
-Serve the KubeVirt hook sidecar of the vhost-user network binding plugin: on OnDefineDomain,
-add an <interface type='vhostuser'> per vhost-user VMI interface to the libvirt domain.
-
-Options:
-  --socket <path>        unix socket to serve on (default: ${HOOK_SOCKET_DIR}/${DEFAULT_SOCKET_NAME})
-  --podinfo <path>       downward-API directory with the pod's annotations, or KubeVirt's
-                         network-info file (default: ${DEFAULT_PODINFO_DIR}, else
-                         ${NETWORK_INFO_FILE} when only that exists)
-  --wait <seconds>       how long to wait for CNI annotations per call, 0-${KUBEVIRT_CALL_TIMEOUT_SECONDS} (default: ${DEFAULT_WAIT_SECONDS})
-  --binding-name <name>  also serve this binding plugin name (repeatable); the env var
-                         ${BINDING_NAME_ENV} names the main one (default: ${DEFAULT_BINDING_NAME})
-  --allow-socket-dir <dir>
-                         another directory socket paths may lie in, besides the shared-dir
-                         mount (repeatable); the env var ${SOCKET_DIRS_ENV} adds a comma list
-  --network-info <file>  KubeVirt's network-info file; when it exists, KubeVirt writes
-                         kubevirt.io/network-info (default: ${NETWORK_INFO_FILE})
-  -h, --help             show this help
-`;
+const USAGE = usageText(
+  'hook-sidecar [options]',
+  `Serves the KubeVirt hook sidecar of the vhost-user network binding plugin: on OnDefineDomain, adds
+an <interface type='vhostuser'> per vhost-user VMI interface to the libvirt domain and makes the
+socket links. KubeVirt starts it without arguments; ${BINDING_NAME_ENV} (KubeVirt >= 1.9) adds the
+binding it serves to --binding-name, and ${SOCKET_DIRS_ENV} (set by the webhook) adds a comma list
+to --allow-socket-dir. --wait is at most ${KUBEVIRT_CALL_TIMEOUT_SECONDS}: virt-launcher abandons a call after a minute.`,
+  [['Options', OPTIONS]],
+);
 
 const STOP_SIGNALS = ['SIGTERM', 'SIGINT', 'SIGHUP', 'SIGQUIT'] as const;
 
 export const hookSidecarCommand: Subcommand = {
-  summary: 'serve the KubeVirt hook sidecar (network binding plugin) on a unix socket',
   async run(argv: string[]): Promise<number> {
     let flags;
     try {
       flags = parseFlags(argv);
     } catch (err) {
-      return fail(err, 2);
+      return reportError(err);
     }
     if (flags === 'help') {
-      process.stdout.write(usage);
-      return 0;
+      process.stdout.write(USAGE);
+      return EXIT.ok;
     }
     const log = jsonLogger({ write: (line) => process.stderr.write(line) });
     // Handlers go in before the socket exists: a signal during start-up must not kill the
@@ -58,76 +60,51 @@ export const hookSidecarCommand: Subcommand = {
     for (const s of STOP_SIGNALS) process.on(s, onSignal);
     try {
       sidecar = await startSidecar(
-        { socketPath: flags.socket, waitMs: Math.round(flags.waitSeconds * 1000), bindingNames: flags.bindingNames },
-        { log, rewrite: converterRewrite(flags.podinfo, { allowedSocketDirs: flags.allowedSocketDirs, networkInfoFile: flags.networkInfo }) },
+        { socketPath: flags.socket, waitMs: flags.waitMs, bindingNames: flags.bindingNames },
+        { log, rewrite: converterRewrite(flags.podinfo, { allowedSocketDirs: flags.allowedSocketDirs, networkInfoFile: flags.networkInfo, stableSocketPaths: flags.stableSocketPaths }) },
       );
       if (early !== undefined) void sidecar.stop(early);
       await sidecar.stopped;
     } catch (err) {
-      return fail(err, 1);
+      return reportError(err);
     } finally {
       for (const s of STOP_SIGNALS) process.off(s, onSignal);
     }
-    return 0;
+    return EXIT.ok;
   },
 };
 
 interface Flags {
-  socket: string;
-  podinfo: string;
-  waitSeconds: number;
-  bindingNames: string[];
-  allowedSocketDirs: string[];
-  networkInfo: string;
+  readonly socket: string;
+  readonly podinfo: string;
+  readonly waitMs: number;
+  readonly bindingNames: string[];
+  readonly allowedSocketDirs: string[];
+  readonly stableSocketPaths: boolean;
+  readonly networkInfo: string;
 }
 
+/** The flags and the env KubeVirt and the webhook set, checked so that a bad value stops the sidecar at start, not every VM at its first call. */
 function parseFlags(argv: string[]): Flags | 'help' {
-  const { values } = parseArgs({
-    args: argv,
-    strict: true,
-    allowPositionals: false,
-    options: {
-      socket: { type: 'string' },
-      podinfo: { type: 'string' },
-      wait: { type: 'string' },
-      'binding-name': { type: 'string', multiple: true },
-      'allow-socket-dir': { type: 'string', multiple: true },
-      'network-info': { type: 'string' },
-      help: { type: 'boolean', short: 'h' },
-    },
-  });
-  if (values.help === true) return 'help';
-  const waitSeconds = values.wait === undefined ? DEFAULT_WAIT_SECONDS : Number(values.wait);
-  // virt-launcher abandons a call after a minute; a longer wait could never be used.
-  if (values.wait?.trim() === '' || !Number.isFinite(waitSeconds) || waitSeconds < 0 || waitSeconds > KUBEVIRT_CALL_TIMEOUT_SECONDS) {
-    throw new Error(`--wait '${values.wait}' must be a number of seconds from 0 to ${KUBEVIRT_CALL_TIMEOUT_SECONDS}`);
-  }
-  const main = process.env[BINDING_NAME_ENV]?.trim() || DEFAULT_BINDING_NAME;
-  const extras = values['binding-name'] ?? [];
-  const empty = extras.find((n) => n.trim() === '');
-  if (empty !== undefined) throw new Error('--binding-name must not be empty');
-  // Checked here so that a bad list stops the sidecar at start, not every VM at its first call.
+  const values = parseOptions(argv, OPTIONS);
+  if (values['help'] === true) return 'help';
+  const shared = converterFlags(values, KUBEVIRT_CALL_TIMEOUT_SECONDS);
   const fromEnv = (process.env[SOCKET_DIRS_ENV] ?? '').split(',').map((d) => d.trim()).filter((d) => d !== '');
-  for (const [where, dirs] of [[SOCKET_DIRS_ENV, fromEnv], ['--allow-socket-dir', values['allow-socket-dir'] ?? []]] as const) {
-    for (const dir of dirs) {
-      const problem = socketDirProblem(dir);
-      if (problem !== undefined) throw new Error(`${where} ${JSON.stringify(dir)} ${problem}`);
-    }
+  for (const dir of fromEnv) {
+    const problem = socketDirProblem(dir);
+    if (problem !== undefined) throw new UsageError(`${SOCKET_DIRS_ENV} ${JSON.stringify(dir)} ${problem}`);
   }
-  const allowedSocketDirs = [...fromEnv, ...(values['allow-socket-dir'] ?? [])];
+  const served = process.env[BINDING_NAME_ENV]?.trim();
+  const podinfoGiven = argv.some((a) => a === '--podinfo' || a.startsWith('--podinfo='));
+  const podinfo = String(values['podinfo']);
   return {
-    allowedSocketDirs,
-    networkInfo: values['network-info'] ?? NETWORK_INFO_FILE,
-    socket: values.socket ?? join(HOOK_SOCKET_DIR, DEFAULT_SOCKET_NAME),
+    socket: String(values['socket']),
     // Without the webhook's podinfo mount, KubeVirt's own network-info file is the only input left.
-    podinfo: values.podinfo ?? (!existsSync(DEFAULT_PODINFO_DIR) && existsSync(NETWORK_INFO_FILE) ? NETWORK_INFO_FILE : DEFAULT_PODINFO_DIR),
-    waitSeconds,
-    bindingNames: [...new Set([main, ...extras])],
+    podinfo: !podinfoGiven && !existsSync(podinfo) && existsSync(NETWORK_INFO_FILE) ? NETWORK_INFO_FILE : podinfo,
+    waitMs: shared.waitMs,
+    bindingNames: [...new Set([...(served ? [served] : []), ...shared.bindingNames])],
+    allowedSocketDirs: [...fromEnv, ...shared.allowedSocketDirs],
+    stableSocketPaths: shared.stableSocketPaths,
+    networkInfo: String(values['network-info']),
   };
-}
-
-function fail(err: unknown, code: number): number {
-  const message = err instanceof Error ? err.message : String(err);
-  process.stderr.write(`error: ${message.replaceAll('\n', ' ')}\n`);
-  return code;
 }

@@ -36,8 +36,6 @@ export const SUBSCRIBED_HOOK_POINTS: readonly { name: HookPointName; priority: n
 
 /** virt-launcher gives every OnDefineDomain call a one-minute deadline. */
 export const KUBEVIRT_CALL_TIMEOUT_SECONDS = 60;
-/** Default bounded wait for CNI-written annotations to reach the downward-API file. */
-export const DEFAULT_WAIT_SECONDS = 45;
 /** Kept free before the caller's deadline so that our error, not a timeout, reaches KubeVirt. */
 export const DEADLINE_MARGIN_MS = 2_000;
 /** `sun_path` is 108 bytes including the terminating NUL. */

@@ -1,40 +1,21 @@
 // I/O edge: loads the hook protocol's .proto files from the package's proto/ directory (found
 // from this module's location, never from the working directory) into gRPC service definitions.
-import { existsSync, readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import type { ServiceDefinition } from '@grpc/grpc-js';
 import { loadSync, type PackageDefinition } from '@grpc/proto-loader';
+import { findPackageRoot } from '../../cli/package.js';
 import { HOOK_VERSIONS, type HookVersion } from './constants.js';
+
+export { findPackageRoot };
 
 export interface HookServices {
   readonly info: ServiceDefinition;
   readonly callbacks: Readonly<Record<HookVersion, ServiceDefinition>>;
 }
 
-const PACKAGE_NAME = 'kubevirt-vhostuser';
 const INFO_PROTO = 'kubevirt/hooks/info/api_info.proto';
 const callbackProto = (v: HookVersion): string => `kubevirt/hooks/${v}/api_${v}.proto`;
-
-/**
- * The package root: the nearest ancestor of this module with our package.json. Works from the
- * TypeScript sources (tests) and from dist/ (the installed package and the container image).
- */
-export function findPackageRoot(start: string = dirname(fileURLToPath(import.meta.url))): string {
-  for (let dir = start; ; dir = dirname(dir)) {
-    const manifest = join(dir, 'package.json');
-    if (existsSync(manifest) && readPackageName(manifest) === PACKAGE_NAME) return dir;
-    if (dirname(dir) === dir) throw new Error(`cannot find the ${PACKAGE_NAME} package root above ${start}`);
-  }
-}
-
-function readPackageName(manifest: string): unknown {
-  try {
-    return (JSON.parse(readFileSync(manifest, 'utf8')) as { name?: unknown }).name;
-  } catch {
-    return undefined;
-  }
-}
 
 /** Loads Info and every Callbacks version we serve from `<packageRoot>/proto`. */
 export function loadHookServices(protoDir: string = join(findPackageRoot(), 'proto')): HookServices {

@@ -9,6 +9,8 @@ export interface SidecarConverterSettings {
   readonly allowedSocketDirs?: readonly string[];
   /** KubeVirt's network-info file; its presence means KubeVirt writes `kubevirt.io/network-info`. */
   readonly networkInfoFile?: string;
+  /** QEMU uses the stable socket names (the default), or the CNI's paths as they are. */
+  readonly stableSocketPaths?: boolean;
   /** `where-visible` only for tests away from a pod: in a pod the shared dir must be mounted. */
   readonly links?: 'required' | 'where-visible';
 }
@@ -27,6 +29,7 @@ export function converterRewrite(podinfo: string, settings: SidecarConverterSett
       config: {
         bindingNames: [...req.bindingNames],
         allowedSocketDirs: [...(settings.allowedSocketDirs ?? [])],
+        stableSocketPaths: settings.stableSocketPaths ?? true,
         // Checked per call: the file is KubeVirt's mount, fixed for the pod's life.
         kubevirtNetworkInfo: settings.networkInfoFile !== undefined && existsSync(settings.networkInfoFile),
       },

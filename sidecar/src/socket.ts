@@ -10,6 +10,7 @@ export type SocketPreparation = 'fresh' | 'replaced-stale';
 /** Thrown when the socket path cannot be used; `message` says what and what to do. */
 export class SocketPathError extends Error {
   override name = 'SocketPathError' as const;
+  readonly code = 'E_HOOK_SOCKET';
 }
 
 /**

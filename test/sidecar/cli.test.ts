@@ -81,11 +81,11 @@ describe('kubevirt-vhostuser hook-sidecar: bad input', () => {
   });
 
   it.each([
-    [['--wait', 'soon'], 2, /^error: --wait 'soon' must be a number of seconds from 0 to 60\n$/],
-    [['--wait', '61'], 2, /^error: --wait '61' must be a number of seconds from 0 to 60\n$/],
-    [['--binding-name', ''], 2, /^error: --binding-name must not be empty\n$/],
-    [['--port', '1'], 2, /^error: Unknown option '--port'.*\n$/],
-    [['extra'], 2, /^error: Unexpected argument 'extra'.*\n$/],
+    [['--wait', 'soon'], 2, /^error: E_USAGE: --wait "soon": expected a number of seconds from 0 to 60\n$/],
+    [['--wait', '61'], 2, /^error: E_USAGE: --wait "61": expected a number of seconds from 0 to 60\n$/],
+    [['--binding-name='], 2, /^error: E_USAGE: --binding-name must not be empty\n$/],
+    [['--port', '1'], 2, /^error: E_USAGE: Unknown option '--port'.*\n$/],
+    [['extra'], 2, /^error: E_USAGE: Unexpected argument 'extra'.*\n$/],
   ])('rejects %j with exit code %i and one error line', (args, code, message) => {
     const res = runCli(args);
     expect(res.status).toBe(code);
@@ -99,23 +99,23 @@ describe('kubevirt-vhostuser hook-sidecar: bad input', () => {
       env: { ...process.env, KUBEVIRT_VHOSTUSER_SOCKET_DIRS: '/run/vhost/,relative' },
     });
     expect(env.status).toBe(2);
-    expect(env.stderr).toBe('error: KUBEVIRT_VHOSTUSER_SOCKET_DIRS "relative" is not an absolute path\n');
+    expect(env.stderr).toBe('error: E_USAGE: KUBEVIRT_VHOSTUSER_SOCKET_DIRS "relative" is not an absolute path\n');
     const flag = runCli(['--socket', socketPath, '--allow-socket-dir', '/']);
     expect(flag.status).toBe(2);
-    expect(flag.stderr).toBe('error: --allow-socket-dir "/" is the root directory, which would allow any socket path\n');
+    expect(flag.stderr).toBe('error: E_USAGE: --allow-socket-dir "/" is the root directory, which would allow any socket path\n');
   });
 
   it('exits 1 naming a socket directory that does not exist', () => {
     const res = runCli(['--socket', join(dir, 'no/such/dir/vhostuser.sock')]);
     expect(res.status).toBe(1);
-    expect(res.stderr).toBe(`error: socket directory '${join(dir, 'no/such/dir')}' does not exist; in a virt-launcher pod KubeVirt mounts it into binding sidecars\n`);
+    expect(res.stderr).toBe(`error: E_HOOK_SOCKET: socket directory '${join(dir, 'no/such/dir')}' does not exist; in a virt-launcher pod KubeVirt mounts it into binding sidecars\n`);
   });
 
   it('exits 1 and leaves a regular file at the socket path alone', async () => {
     await writeFile(socketPath, 'not a socket');
     const res = runCli(['--socket', socketPath]);
     expect(res.status).toBe(1);
-    expect(res.stderr).toBe(`error: '${socketPath}' exists and is not a unix socket; refusing to replace it\n`);
+    expect(res.stderr).toBe(`error: E_HOOK_SOCKET: '${socketPath}' exists and is not a unix socket; refusing to replace it\n`);
     expect((await lstat(socketPath)).isFile()).toBe(true);
   });
 });

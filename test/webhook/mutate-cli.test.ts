@@ -95,13 +95,13 @@ describe('kubevirt-vhostuser mutate', () => {
   });
 
   it.each([
-    [['--pod', pod('volume-conflict')], 1, /^error: denied: pod tests\/virt-launcher-vhostuser-vm-: volume "shared-dir" already exists with a configMap source/],
-    [['--pod', pod('launcher-v1-binding'), '--user', 'x', '--deny-forged'], 1, /^error: denied: .*\(--deny-forged\)$/],
-    [[], 2, /^error: --pod: --pod FILE is required \(got undefined\)$/],
-    [['--pod', '/nonexistent.yaml'], 1, /^error: --pod \/nonexistent.yaml: ENOENT/],
-    [['--pod', api('vmi-vm-trex-1')], 1, /^error: --pod .*vmi-vm-trex-1.yaml: kind "VirtualMachineInstance"; expected Pod$/],
-    [['--pod', pod('launcher-v0.53-vhostuser'), '--vmi', api('vmi-vhostuser-vm')], 1, /^error: --vmi .*: VMI "vhostuser-vm" is not the pod's owner "vm-trex-1"$/],
-    [['--pod', pod('launcher-v1-binding'), '--shared-dir-volume', 'A'], 2, /^error: --shared-dir-volume: expected a DNS-1123 label/],
+    [['--pod', pod('volume-conflict')], 1, /^error: E_VOLUME_CONFLICT: denied: pod tests\/virt-launcher-vhostuser-vm-: volume "shared-dir" already exists with a configMap source/],
+    [['--pod', pod('launcher-v1-binding'), '--user', 'x', '--deny-forged'], 1, /^error: E_FORGED_LAUNCHER: denied: .*\(--deny-forged\)$/],
+    [[], 2, /^error: E_CONFIG_INVALID: --pod: --pod FILE is required \(got undefined\)$/],
+    [['--pod', '/nonexistent.yaml'], 1, /^error: E_INPUT: --pod \/nonexistent.yaml: ENOENT/],
+    [['--pod', api('vmi-vm-trex-1')], 1, /^error: E_INPUT: --pod .*vmi-vm-trex-1.yaml: kind "VirtualMachineInstance"; expected Pod$/],
+    [['--pod', pod('launcher-v0.53-vhostuser'), '--vmi', api('vmi-vhostuser-vm')], 1, /^error: E_INPUT: --vmi .*: VMI "vhostuser-vm" is not the pod's owner "vm-trex-1"$/],
+    [['--pod', pod('launcher-v1-binding'), '--shared-dir-volume', 'A'], 2, /^error: E_CONFIG_INVALID: --shared-dir-volume: expected a DNS-1123 label/],
   ])('%j exits %i with one error line', async (args, code, message) => {
     const r = await mutate(args);
     expect(r.code).toBe(code);

@@ -301,6 +301,6 @@ describe('certificate validity period', () => {
     const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
     expect(code).toBe(1);
     expect(stdout).toBe('');
-    expect(stderr).toMatch(/^error: \S+tls\.crt: certificate expired at \S+ \(valid \S+ to \S+, now \S+\); renew the certificate or check the clock\n$/);
+    expect(stderr).toMatch(/^error: E_TLS: \S+tls\.crt: certificate expired at \S+ \(valid \S+ to \S+, now \S+\); renew the certificate or check the clock\n$/);
   });
 });

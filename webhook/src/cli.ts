@@ -1,15 +1,12 @@
 // The `webhook` and `mutate` subcommands: flags in, exit code out. Errors become one `error:`
 // line on stderr. Heavy modules (fastify, zod, prom-client) load only inside run().
 import { enableCompileCache } from 'node:module';
-import type { Subcommand } from '../../cli/main.js';
+import { describeOptions, EXIT_CODES_HELP } from '../../cli/options.js';
+import { EXIT, reportError, type Subcommand } from '../../cli/subcommand.js';
 
-function fail(err: unknown, code = 1): number {
-  process.stderr.write(`error: ${err instanceof Error ? err.message : String(err)}\n`);
-  return code;
-}
 
 async function usage(command: 'webhook' | 'mutate'): Promise<string> {
-  const { MUTATION_OPTIONS, SERVER_OPTIONS, describeOptions } = await import('./config.js');
+  const { MUTATION_OPTIONS, SERVER_OPTIONS } = await import('./config.js');
   const { MUTATE_OPTIONS } = await import('./mutate-cli.js');
   if (command === 'webhook') {
     return [
@@ -23,6 +20,8 @@ async function usage(command: 'webhook' | 'mutate'): Promise<string> {
       'Mutation options:',
       describeOptions(MUTATION_OPTIONS),
       '',
+      EXIT_CODES_HELP,
+      '',
     ].join('\n');
   }
   return [
@@ -33,6 +32,8 @@ async function usage(command: 'webhook' | 'mutate'): Promise<string> {
     'Options:',
     describeOptions(MUTATE_OPTIONS),
     describeOptions(MUTATION_OPTIONS),
+    '',
+    EXIT_CODES_HELP,
     '',
   ].join('\n');
 }
@@ -45,9 +46,8 @@ async function printedHelp(argv: readonly string[], command: 'webhook' | 'mutate
 }
 
 export const webhookCommand: Subcommand = {
-  summary: 'serve the mutating admission webhook over HTTPS',
-  async run(argv) {
-    if (await printedHelp(argv, 'webhook')) return 0;
+  async run(argv: string[]) {
+    if (await printedHelp(argv, 'webhook')) return EXIT.ok;
     // V8 code cache for the modules loaded next (zod, fastify, prom-client): restarts reach
     // /readyz sooner. Best effort: an unwritable cache directory just means no cache.
     enableCompileCache();
@@ -56,21 +56,20 @@ export const webhookCommand: Subcommand = {
     try {
       config = parseWebhookArgs(argv);
     } catch (err) {
-      return fail(err, 2);
+      return reportError(err);
     }
     try {
       const { runWebhook } = await import('./main.js');
       return await runWebhook(config);
     } catch (err) {
-      return fail(err);
+      return reportError(err);
     }
   },
 };
 
 export const mutateCommand: Subcommand = {
-  summary: 'print the JSON patch the webhook would return for a pod, offline',
-  async run(argv) {
-    if (await printedHelp(argv, 'mutate')) return 0;
+  async run(argv: string[]) {
+    if (await printedHelp(argv, 'mutate')) return EXIT.ok;
     const { runMutate } = await import('./mutate-cli.js');
     try {
       const { stdout, stderr, code } = await runMutate(argv);
@@ -78,7 +77,7 @@ export const mutateCommand: Subcommand = {
       if (stdout !== '') process.stdout.write(stdout);
       return code;
     } catch (err) {
-      return fail(err, (err as { code?: unknown }).code === 'E_CONFIG_INVALID' ? 2 : 1);
+      return reportError(err);
     }
   },
 };

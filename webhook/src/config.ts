@@ -1,21 +1,14 @@
 // Pure. Command-line flags -> typed, zod-validated configuration, parsed once at start-up.
 // parseWebhookArgs is also called by the Helm chart tests on the Deployment's args, so every
 // error names the flag at fault. The option table drives parsing, --help and docs/webhook.md.
-import { parseImageRef, type ImageRef } from './mutate/sidecar.js';
-import { parseArgs } from 'node:util';
 import { z } from 'zod';
+import { parseOptions, UsageError, type OptionSpec, type OptionTable, type OptionValues } from '../../cli/options.js';
+import { parseImageRef, type ImageRef } from './mutate/sidecar.js';
 import { DEFAULT_BINDING_NAMES, DEFAULT_CONTROLLER_IDENTITY, DEFAULT_VOLUMES as V, SOCKET_DIRS_ENV, socketDirProblem } from './constants.js';
 import { WebhookError } from './errors.js';
 import type { VolumeSettings } from './mutate/volumes.js';
 
-export interface OptionSpec {
-  readonly type: 'string' | 'boolean';
-  readonly multiple?: true;
-  /** Placeholder for the value in help text. */
-  readonly value?: string;
-  readonly default?: string;
-  readonly help: string;
-}
+export type { OptionSpec };
 
 /** Flags deciding which pods get which patch: shared by `webhook` and `mutate`. */
 export const MUTATION_OPTIONS = {
@@ -156,37 +149,21 @@ const serverSchema = {
   'drain-timeout-ms': int(0, 600_000),
 };
 
-type Options = Record<string, OptionSpec>;
-type Values = Record<string, string | boolean | string[] | undefined>;
+type Options = OptionTable;
+type Values = OptionValues;
 
 function configError(message: string): WebhookError {
   return new WebhookError('E_CONFIG_INVALID', message);
 }
 
-/** node:util parseArgs over an option table, with defaults, and `--flag=true|false` for booleans. */
+/** The option table parsed (cli/options.ts), a bad command line reported as E_CONFIG_INVALID. */
 export function parseFlags(argv: readonly string[], options: Options): Values {
-  const args = argv.map((a) => {
-    const m = /^--([a-z-]+)=(true|false)$/.exec(a);
-    return m !== null && options[m[1] ?? '']?.type === 'boolean' ? (m[2] === 'true' ? `--${m[1]}` : '') : a;
-  });
-  let values: Values;
   try {
-    // parseArgs gets only type and multiple: its own `default` would bypass our validation.
-    const spec = Object.fromEntries(Object.entries(options).map(([k, o]) => [k, { type: o.type, multiple: o.multiple === true }]));
-    values = parseArgs({ args: args.filter((a) => a !== ''), options: spec, strict: true, allowPositionals: false }).values as Values;
+    return parseOptions(argv, options);
   } catch (err) {
-    // Node's message continues with advice on positionals; the first sentence names the flag.
-    const first = (err instanceof Error ? err.message : String(err)).split('. ')[0] ?? '';
-    throw configError(first);
+    if (err instanceof UsageError) throw configError(err.message.replace(/ \(see --help\)$/, ''));
+    throw err;
   }
-  const out: Values = {};
-  for (const [name, spec] of Object.entries(options)) {
-    const v = values[name];
-    if (v !== undefined) out[name] = v;
-    else if (spec.type === 'boolean') out[name] = false;
-    else if (spec.default !== undefined) out[name] = spec.multiple === true ? spec.default.split(',') : spec.default;
-  }
-  return out;
 }
 
 /** Validates flag values with zod; the error names the flag and the value. */
@@ -298,12 +275,3 @@ export function parseWebhookArgs(argv: string[]): WebhookConfig {
 }
 
 /** Help text for an option table, one line per flag. */
-export function describeOptions(options: Options): string {
-  const rows = Object.entries(options).map(([name, spec]) => {
-    const head = `--${name}${spec.value === undefined ? '' : ` <${spec.value}>`}`;
-    const dflt = spec.default === undefined ? '' : ` (default: ${spec.default})`;
-    return [head, `${spec.help}${dflt}`] as const;
-  });
-  const width = Math.max(...rows.map(([h]) => h.length));
-  return rows.map(([h, t]) => `  ${h.padEnd(width)}  ${t}`).join('\n');
-}

@@ -89,7 +89,7 @@ export async function runMutate(argv: readonly string[]): Promise<MutateResult> 
     lookups,
     planPatch: createPlanner(config),
   });
-  if (decision.kind === 'deny') return { stdout: '', stderr: `error: denied: ${decision.error.message}\n`, code: 1 };
+  if (decision.kind === 'deny') return { stdout: "", stderr: `error: ${decision.error.code}: denied: ${decision.error.message}\n`, code: 1 };
   const ops = decision.kind === 'patch' ? decision.ops : [];
   const notes = decision.kind === 'allow' ? (decision.warning !== undefined ? `warning: ${decision.warning}\n` : `note: no patch (${decision.reason})\n`) : '';
   const out = flags.apply ? applyAddOps(podObject, ops) : ops;
