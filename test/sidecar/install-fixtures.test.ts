@@ -74,9 +74,9 @@ describe('VirtualMachine', () => {
     expect(net).toEqual({ name: 'dpdk0', multus: { networkName: nad['metadata'].name } });
   });
 
-  it('has hugepages (shareable guest memory) and is not live-migrated', () => {
+  it('has hugepages (shareable guest memory) and live-migrates on node drains', () => {
     expect(spec['domain'].memory.hugepages.pageSize).toMatch(/^(2Mi|1Gi)$/);
-    expect(spec['evictionStrategy']).toBe('None');
+    expect(spec['evictionStrategy']).toBe('LiveMigrate');
   });
 
   it('names every volume and network exactly once', () => {
