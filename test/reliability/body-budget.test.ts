@@ -7,6 +7,7 @@ import { connect, type TLSSocket } from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CHART_MEMORY_LIMIT_MIB, runBodyFlood } from '../../bench/body-flood.js';
 import { createDevKeyPair } from '../../webhook/src/tls.js';
+import { parseExposition } from '../webhook/exposition.js';
 import { call } from '../webhook/https.js';
 import { assertDistFresh, eventually, figure, harness, reviewOf, type Harness } from './helpers.js';
 
@@ -73,24 +74,33 @@ async function startUpload(send: number, total: number | undefined): Promise<Upl
   return { socket, answer: () => answer, closed };
 }
 
+/** request_bodies_refused_total{reason} as /metrics exposes it. */
+async function refused(reason: 'budget' | 'evicted' | 'too_large'): Promise<number> {
+  const res = await h.app.inject({ url: '/metrics' });
+  return parseExposition(res.body).value('kubevirt_vhostuser_webhook_request_bodies_refused_total', { reason }) ?? Number.NaN;
+}
+
 /** Gives the server time to read what the uploads sent (not a timing assertion). */
 const settle = () => new Promise((r) => setTimeout(r, 300));
 
 describe('the body budget over HTTPS', () => {
   it('refuses at once, with 503 and Connection: close, a declared body that does not fit; cuts the oldest stalled upload when a new one needs room', async () => {
+    const [budgetBefore, evictedBefore] = [await refused('budget'), await refused('evicted')];
     const stalled = [await startUpload(900_000, 1_000_000), await startUpload(900_000, 1_000_000), await startUpload(900_000, 1_000_000)];
     await settle();
-    const refused = await startUpload(0, 1_000_000);
-    await refused.closed;
-    expect(refused.answer()).toMatch(/^HTTP\/1\.1 503 /);
-    expect(refused.answer()).toMatch(/\r\nconnection: close\r\n/i);
-    expect(refused.answer()).toContain('body of 1000000 bytes refused: request bodies in flight would exceed 4194304 bytes (--max-inflight-body-bytes); try again');
+    const over = await startUpload(0, 1_000_000);
+    await over.closed;
+    expect(over.answer()).toMatch(/^HTTP\/1\.1 503 /);
+    expect(over.answer()).toMatch(/\r\nconnection: close\r\n/i);
+    expect(over.answer()).toContain('body of 1000000 bytes refused: request bodies in flight would exceed 4194304 bytes (--max-inflight-body-bytes); try again');
+    expect((await refused('budget')) - budgetBefore).toBe(1);
 
     // Once the stalled ones are older than bodyEvictAfterMs, a new upload makes room by cutting the oldest.
     await new Promise((r) => setTimeout(r, EVICT_AFTER_MS + 100));
     const next = await startUpload(1_000_000, 1_000_000);
     await stalled[0]?.closed;
     expect(stalled[0]?.answer()).toContain('body unfinished after 400 ms while the budget was full; cut');
+    expect((await refused('evicted')) - evictedBefore).toBe(1);
     await new Promise<void>((resolve) => {
       const poll = () => (next.answer().includes('"patch"') ? resolve() : setTimeout(poll, 20));
       poll();
@@ -103,9 +113,11 @@ describe('the body budget over HTTPS', () => {
     const big = await startUpload(900_000, 1_000_000);
     const chunked = [await startUpload(900_000, undefined), await startUpload(900_000, undefined)];
     await settle();
+    const budgetBefore = await refused('budget');
     const over = await startUpload(900_000, undefined);
     await over.closed;
     expect(over.answer()).toContain('chunked body refused');
+    expect((await refused('budget')) - budgetBefore).toBe(1);
     for (const u of [big, ...chunked]) u.socket.destroy();
   });
 

@@ -6,6 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectKubernetes } from '../../webhook/src/k8s/client.js';
 import type { Lookups } from '../../webhook/src/k8s/sources.js';
+import { parseExposition } from '../webhook/exposition.js';
 import { loadApiObject, loadPod } from '../webhook/fixtures.js';
 import { eventually, grantsHostPath, harness, patchOps, reviewOf, type Harness, type Json } from './helpers.js';
 import { K8sStub, type StubObject } from './k8s-stub.js';
@@ -43,6 +44,12 @@ async function admit(name: string, networks?: string) {
 }
 
 const nadReads = () => stub.count('get', 'nad');
+
+/** kubevirt_vhostuser_webhook_nads_unread_total as /metrics exposes it. */
+async function nadsUnread(): Promise<number> {
+  const res = await h.app.inject({ url: '/metrics' });
+  return parseExposition(res.body).value('kubevirt_vhostuser_webhook_nads_unread_total') ?? Number.NaN;
+}
 
 beforeAll(async () => {
   stub.put('nad', THEIRS);
@@ -93,8 +100,9 @@ describe('NAD lookups a VMI owner can cause', () => {
     expect(nadReads() - before).toBe(0);
   });
 
-  it('reads at most 16 of 40 NADs the VMI names, and the warning says so', async () => {
+  it('reads at most 16 of 40 NADs the VMI names, and the warning and the metric say so', async () => {
     const before = nadReads();
+    const unreadBefore = await nadsUnread();
     const res = await admit('vm-forty');
     expect(res.status).toBe(200);
     expect(patchOps(res.body)).toEqual([]);
@@ -103,6 +111,7 @@ describe('NAD lookups a VMI owner can cause', () => {
       expect.stringContaining('names 40 NetworkAttachmentDefinitions; read the first 16 (--max-nad-lookups) and left 24 unread, from default/nad-n16 on'),
     ]);
     expect(h.logs.at(-1)).toMatchObject({ msg: 'admission', reason: 'no-vhostuser', message: expect.stringContaining('left 24 unread') });
+    expect((await nadsUnread()) - unreadBefore).toBe(24);
   });
 
   it('reads a NAD the VMI names five times once', async () => {

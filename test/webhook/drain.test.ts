@@ -32,7 +32,9 @@ afterEach(() => {
 });
 
 /** Starts the CLI; resolves with its port once it logs that it serves, and a log reader. */
-async function start(extra: readonly string[] = []): Promise<{ child: ChildProcess; port: number; waitFor(msg: string): Promise<Record<string, unknown>> }> {
+async function start(
+  extra: readonly string[] = [],
+): Promise<{ child: ChildProcess; port: number; lines: Record<string, unknown>[]; waitFor(msg: string): Promise<Record<string, unknown>> }> {
   const child = spawn(process.execPath, [BIN, 'webhook', '--tls-cert', join(dir, 'tls.crt'), '--tls-key', join(dir, 'tls.key'), '--offline', '--listen', '127.0.0.1:0', ...extra], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -52,7 +54,7 @@ async function start(extra: readonly string[] = []): Promise<{ child: ChildProce
       child.once('exit', (code) => reject(new Error(`webhook exited (${String(code)}) before logging "${msg}"`)));
     });
   const serving = await waitFor('serving /mutate over HTTPS');
-  return { child, port: serving['port'] as number, waitFor };
+  return { child, port: serving['port'] as number, lines, waitFor };
 }
 
 /**
@@ -106,9 +108,10 @@ async function newConnectionOutcome(port: number): Promise<string> {
 
 describe('SIGTERM', () => {
   it('stops accepting, completes the requests in flight, and exits 0', async () => {
-    const { child, port, waitFor } = await start();
-    const body = JSON.stringify(loadReview('create-v1-binding'));
-    const held = [inFlight(port, body), inFlight(port, body), inFlight(port, body)];
+    const { child, port, lines, waitFor } = await start();
+    const review = loadReview('create-v1-binding');
+    const uids = ['held-1', 'held-2', 'held-3'];
+    const held = uids.map((uid) => inFlight(port, JSON.stringify({ ...review, request: { ...(review['request'] as object), uid } })));
     await Promise.all(held.map((r) => r.started));
 
     const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
@@ -125,6 +128,10 @@ describe('SIGTERM', () => {
     }
     expect(await exited).toBe(0);
     expect(await waitFor('stopped')).toMatchObject({ drained: true });
+    // Answered while draining, logged moments before exit: the asynchronous destination was
+    // flushed, so every line is there, and 'stopped' is the last.
+    expect(lines.filter((l) => l['msg'] === 'admission').map((l) => l['uid']).sort()).toEqual(uids);
+    expect(lines.at(-1)).toMatchObject({ msg: 'stopped' });
   });
 
   it('gives up after --drain-timeout-ms on a request that never completes, and exits 1', async () => {

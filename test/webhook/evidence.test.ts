@@ -167,6 +167,7 @@ describe('findVhostUserEvidence', () => {
     expect(lookups.calls.filter((c) => c.startsWith('nad '))).toHaveLength(16);
     expect(result).toEqual({
       evidence: undefined,
+      nadsUnread: 24,
       warning:
         'kubevirt-vhostuser: VirtualMachineInstance default/vm-trex-1 names 40 NetworkAttachmentDefinitions; read the first 16 (--max-nad-lookups) and left 24 unread, from default/nad-n16 on; no vhost-user volumes added',
     });

@@ -5,7 +5,7 @@ import type { DecisionContext } from './admission/decide.js';
 import type { MutationConfig, WebhookConfig } from './config.js';
 import { WebhookError } from './errors.js';
 import type { Lookups } from './k8s/sources.js';
-import { createLineBuffer, type LineBuffer } from './log-stream.js';
+import { createLogDestination, flushLog, type LogDestination } from './log.js';
 import type { WebhookMetrics } from './metrics.js';
 import { createPlanner } from './mutate/plan.js';
 import { registerHealthRoutes } from './routes/health.js';
@@ -61,8 +61,8 @@ export interface AppDeps {
   readonly https?: KeyPair;
   /** Components other than the lookups that are not ready yet; [] when ready. */
   readonly pending?: () => readonly string[];
-  /** Destination of the JSON log lines; stdout (batched, see log-stream.ts) by default. */
-  readonly logStream?: { write(line: string): void };
+  /** Destination of the JSON log lines; pino's asynchronous stdout destination (log.ts) by default. */
+  readonly logStream?: LogDestination;
   /** SERVER_TIMEOUTS by default; tests shorten them. */
   readonly timeouts?: Partial<ServerTimeouts>;
 }
@@ -77,9 +77,7 @@ export function buildApp(config: AppConfig, deps: AppDeps): FastifyInstance {
   const t = { ...SERVER_TIMEOUTS, ...deps.timeouts };
   // Limits node reads only when the server is created (fastify sets the others afterwards).
   const server = { headersTimeout: t.headersMs, requestTimeout: t.requestMs, connectionsCheckingInterval: t.checkIntervalMs };
-  // stdout by default, written in chunks every few milliseconds rather than a write(2) per line.
-  const stdoutBuffer = deps.logStream === undefined ? createLineBuffer() : undefined;
-  const logStream = deps.logStream ?? (stdoutBuffer as LineBuffer);
+  const logStream = deps.logStream ?? createLogDestination();
   const app = Fastify({
     schemaController: { compilersFactory: { buildValidator: noSchemas, buildSerializer: noSchemas } },
     logger: { level: config.logLevel, stream: logStream },
@@ -94,7 +92,8 @@ export function buildApp(config: AppConfig, deps: AppDeps): FastifyInstance {
       : { https: { ...server, ...TLS_POLICY, cert: deps.https.cert, key: deps.https.key, handshakeTimeout: t.handshakeMs } }),
   }) as unknown as FastifyInstance;
 
-  if (stdoutBuffer !== undefined) app.addHook('onClose', async () => stdoutBuffer.flush());
+  // Lines logged until the server closed are out before close() resolves.
+  app.addHook('onClose', async () => flushLog(logStream));
   // Only JSON is an AdmissionReview: without this, text/plain bodies would reach the route.
   app.removeContentTypeParser(['text/plain']);
   // The API server sends UTF-8 only. Bytes that are not UTF-8 are refused, not silently turned
@@ -102,16 +101,21 @@ export function buildApp(config: AppConfig, deps: AppDeps): FastifyInstance {
   const parseJson = app.getDefaultJsonParser('error', 'error');
   const utf8 = new TextDecoder('utf-8', { fatal: true });
   const limits = { bodyLimitBytes: config.bodyLimitBytes, maxInflightBodyBytes: config.maxInflightBodyBytes, evictAfterMs: t.bodyEvictAfterMs };
-  registerJsonBody(app, limits, (request, body, done) => {
-    let text: string;
-    try {
-      text = utf8.decode(body);
-    } catch {
-      done(new WebhookError('E_REVIEW_INVALID', 'body is not valid UTF-8; expected a JSON AdmissionReview'), undefined);
-      return;
-    }
-    parseJson(request, text, done);
-  });
+  registerJsonBody(
+    app,
+    limits,
+    (request, body, done) => {
+      let text: string;
+      try {
+        text = utf8.decode(body);
+      } catch {
+        done(new WebhookError('E_REVIEW_INVALID', 'body is not valid UTF-8; expected a JSON AdmissionReview'), undefined);
+        return;
+      }
+      parseJson(request, text, done);
+    },
+    (reason) => deps.metrics.bodiesRefused.inc({ reason }),
+  );
   app.setErrorHandler((err, request, reply) => {
     const { body, internal } = toHttpError(err, config.bodyLimitBytes);
     // A refusal for load (503) is the webhook failing the API server, not bad input.
@@ -123,7 +127,7 @@ export function buildApp(config: AppConfig, deps: AppDeps): FastifyInstance {
     void reply.code(404).send({ statusCode: 404, code: 'E_NOT_FOUND', message: `no route ${request.method} ${request.url}` });
   });
 
-  const ctx: DecisionContext = {
+  const decision: DecisionContext = {
     controllerIdentities: config.controllerIdentities,
     bindingNames: config.bindingNames,
     sidecarImages: config.sidecarImages,
@@ -133,7 +137,7 @@ export function buildApp(config: AppConfig, deps: AppDeps): FastifyInstance {
     lookups: deps.lookups,
     planPatch: createPlanner(config),
   };
-  registerMutateRoute(app, ctx, deps.metrics, config.bodyLimitBytes, logStream);
+  registerMutateRoute(app, { decision, metrics: deps.metrics, bodyLimitBytes: config.bodyLimitBytes });
   const pending = deps.pending ?? (() => []);
   // With --metrics-listen, /metrics lives on its own port only, where a NetworkPolicy can fence it.
   const registry = config.metricsListen === undefined ? deps.metrics.registry : undefined;

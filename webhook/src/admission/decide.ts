@@ -34,6 +34,8 @@ export interface Outcome {
   /** `namespace/name` of the pod (generateName when the name is not set yet), for logs. */
   readonly pod?: string;
   readonly evidence?: string;
+  /** NADs left unread because of --max-nad-lookups, for the metric; absent when none. */
+  readonly nadsUnread?: number;
 }
 
 const ALLOW = {
@@ -72,10 +74,10 @@ export function decideAdmission(req: AdmissionRequest, ctx: DecisionContext): Ou
   const plan = ctx.planPatch(pod, podRef);
   if (plan.ok && plan.ops.length === 0) return { decision: { kind: 'allow', reason: 'already-mutated' }, pod: podRef };
 
-  const conclude = ({ evidence, warning }: EvidenceResult): Outcome => {
+  const conclude = ({ evidence, warning, nadsUnread }: EvidenceResult): Outcome => {
     if (evidence === undefined) {
       const decision: Decision = warning === undefined ? { kind: 'allow', reason: 'no-vhostuser' } : { kind: 'allow', reason: 'no-vhostuser', warning };
-      return { decision, pod: podRef };
+      return nadsUnread === undefined ? { decision, pod: podRef } : { decision, pod: podRef, nadsUnread };
     }
     // A conflicting volume only matters for a pod that needs vhost-user.
     if (!plan.ok) return { decision: { kind: 'deny', error: plan.error }, pod: podRef, evidence };

@@ -34,6 +34,8 @@ export interface NetworkRef {
 export interface EvidenceResult {
   readonly evidence: string | undefined;
   readonly warning?: string;
+  /** How many candidate NADs --max-nad-lookups left unread (with the warning). */
+  readonly nadsUnread?: number;
 }
 
 // NAD names are DNS-1123 subdomains, namespaces DNS-1123 labels: anything else cannot be read.
@@ -191,6 +193,7 @@ export async function findVhostUserEvidence(
   const first = candidates[looked.length] as NetworkRef;
   return {
     evidence: undefined,
+    nadsUnread: skipped,
     warning:
       `kubevirt-vhostuser: ${what} names ${candidates.length} NetworkAttachmentDefinitions; read the first ${looked.length} ` +
       `(--max-nad-lookups) and left ${skipped} unread, from ${first.namespace}/${first.name} on; no vhost-user volumes added`,

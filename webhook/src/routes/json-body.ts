@@ -6,6 +6,7 @@
 import type { Socket } from 'node:net';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { WebhookError } from '../errors.js';
+import type { BodyRefusal } from '../metrics.js';
 
 export interface BodyLimits {
   /** Largest single body (--body-limit-bytes). */
@@ -118,11 +119,13 @@ const tooLarge = (limits: BodyLimits) => new WebhookError('E_BODY_TOO_LARGE', `b
  * Replaces fastify's JSON parser with one that counts every body against `budget` and hands
  * the bytes to `parse` (UTF-8 and JSON checks) once complete. fastify closes the connection
  * after any parser error, so a refused upload stops there instead of being read and dropped.
+ * `onRefused` is told each body refused for its size or for the budget (metrics).
  */
 export function registerJsonBody(
   app: FastifyInstance,
   limits: BodyLimits,
   parse: (request: FastifyRequest, body: Buffer, done: (err: Error | null, body?: unknown) => void) => void,
+  onRefused: (reason: BodyRefusal) => void = () => {},
 ): BodyBudget {
   // A quarter for small bodies, as long as the largest body still fits in the rest.
   const reserve = Math.max(0, Math.min(Math.floor(limits.maxInflightBodyBytes / 4), limits.maxInflightBodyBytes - limits.bodyLimitBytes));
@@ -138,6 +141,7 @@ export function registerJsonBody(
     const header = request.headers['content-length'];
     const declared = header === undefined ? undefined : Number(header);
     if (declared !== undefined && declared > limits.bodyLimitBytes) {
+      onRefused('too_large');
       done(tooLarge(limits), undefined);
       return;
     }
@@ -162,25 +166,30 @@ export function registerJsonBody(
         done(err, undefined);
       } else parse(request, body as Buffer, done);
     };
+    const refuse = (reason: BodyRefusal, err: WebhookError) => {
+      if (finished) return;
+      onRefused(reason);
+      finish(err);
+    };
     const hold = budget.open(
-      () => finish(overloaded(limits, `body unfinished after ${limits.evictAfterMs} ms while the budget was full; cut`)),
+      () => refuse('evicted', overloaded(limits, `body unfinished after ${limits.evictAfterMs} ms while the budget was full; cut`)),
       // The socket listener goes with the hold: a keep-alive connection carries many requests.
       () => socket?.removeListener('close', onSocketClose),
     );
     request.bodyHold = hold;
     socket?.once('close', onSocketClose);
     if (declared !== undefined && !budget.take(hold, declared)) {
-      finish(overloaded(limits, `body of ${declared} bytes refused`));
+      refuse('budget', overloaded(limits, `body of ${declared} bytes refused`));
       return;
     }
     function onData(chunk: Buffer) {
       received += chunk.length;
-      if (received > limits.bodyLimitBytes) return finish(tooLarge(limits));
+      if (received > limits.bodyLimitBytes) return refuse('too_large', tooLarge(limits));
       if (declared !== undefined && received > declared) {
         return finish(new WebhookError('E_REVIEW_INVALID', `body longer than its Content-Length of ${declared} bytes`));
       }
       // Without a Content-Length (chunked), the body is counted as it arrives.
-      if (declared === undefined && !budget.take(hold, chunk.length)) return finish(overloaded(limits, 'chunked body refused'));
+      if (declared === undefined && !budget.take(hold, chunk.length)) return refuse('budget', overloaded(limits, 'chunked body refused'));
       chunks.push(chunk);
     }
     function onEnd() {

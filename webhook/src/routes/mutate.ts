@@ -6,8 +6,14 @@ import { decideAdmission, type Decision, type DecisionContext, type Outcome } fr
 import { admissionReviewJson } from '../admission/response.js';
 import { parseAdmissionReview, type AdmissionRequest } from '../admission/review.js';
 import type { RequestOutcome, WebhookMetrics } from '../metrics.js';
-import { createAdmissionLog } from './admission-log.js';
 import { toHttpError } from './http-errors.js';
+
+/** What the route needs: how to decide, where to count, and the body limit its errors name. */
+export interface MutateRouteDeps {
+  readonly decision: DecisionContext;
+  readonly metrics: WebhookMetrics;
+  readonly bodyLimitBytes: number;
+}
 
 function outcomeOf(d: Decision): RequestOutcome {
   if (d.kind === 'patch') return 'patched';
@@ -15,14 +21,13 @@ function outcomeOf(d: Decision): RequestOutcome {
   return d.reason === 'forged' ? 'warned' : 'allowed';
 }
 
-export function registerMutateRoute(
-  app: FastifyInstance,
-  ctx: DecisionContext,
-  metrics: WebhookMetrics,
-  bodyLimitBytes: number,
-  logStream: { write(line: string): void },
-): void {
-  const log = createAdmissionLog(app.log, logStream);
+/** Handler time in whole microseconds, as the log line carries it. */
+function microsSince(started: number): number {
+  return Math.round((performance.now() - started) * 1000);
+}
+
+export function registerMutateRoute(app: FastifyInstance, deps: MutateRouteDeps): void {
+  const { decision: ctx, metrics, bodyLimitBytes } = deps;
   function record(outcome: RequestOutcome, started: number): void {
     metrics.recordRequest(outcome, (performance.now() - started) / 1000);
   }
@@ -30,7 +35,7 @@ export function registerMutateRoute(
   function fail(request: FastifyRequest, reply: FastifyReply, err: unknown, uid: string | undefined, started: number): FastifyReply {
     const { body, internal } = toHttpError(err, bodyLimitBytes);
     const outcome = body.statusCode >= 500 ? 'error' : 'invalid';
-    request.log[internal ? 'error' : 'warn']({ uid, outcome, code: body.code, err: internal ? err : undefined, us: Math.round((performance.now() - started) * 1000) }, body.message);
+    request.log[internal ? 'error' : 'warn']({ uid, outcome, code: body.code, err: internal ? err : undefined, us: microsSince(started) }, body.message);
     record(outcome, started);
     return reply.code(body.statusCode).send(body);
   }
@@ -40,19 +45,25 @@ export function registerMutateRoute(
     const outcome = outcomeOf(d);
     if (d.kind === 'patch') metrics.podsPatched.inc();
     if ((d.kind === 'allow' || d.kind === 'deny') && d.forged !== undefined) metrics.hostPathRefused.inc({ reason: d.forged });
+    if (result.nadsUnread !== undefined) metrics.nadsUnread.inc(result.nadsUnread);
     record(outcome, started);
-    const operation = req.operation !== 'CREATE' ? req.operation : undefined;
-    const dryRun = req.dryRun === true;
-    const us = Math.round((performance.now() - started) * 1000);
-    // Only the fields that say something for this outcome; whole microseconds print fastest.
+    // pino leaves undefined fields out, so each outcome's line has only the fields that say
+    // something for it; operation only when not CREATE, dryRun only when true.
+    const line = {
+      uid: req.uid,
+      pod: result.pod,
+      outcome,
+      operation: req.operation !== 'CREATE' ? req.operation : undefined,
+      dryRun: req.dryRun === true ? true : undefined,
+    };
+    const us = microsSince(started);
     if (d.kind === 'patch') {
-      log(request.log, request.id, { uid: req.uid, pod: result.pod, outcome, operation, dryRun, ops: d.ops.length, evidence: result.evidence, us });
+      request.log.info({ ...line, ops: d.ops.length, evidence: result.evidence, us }, 'admission');
     } else if (d.kind === 'deny') {
-      log(request.log, request.id, { uid: req.uid, pod: result.pod, outcome, operation, dryRun, user: req.userInfo?.username, message: d.error.message, us });
+      request.log.info({ ...line, user: req.userInfo?.username, message: d.error.message, us }, 'admission');
     } else {
-      const warned = d.warning !== undefined;
-      const user = warned ? req.userInfo?.username : undefined;
-      log(request.log, request.id, { uid: req.uid, pod: result.pod, outcome, operation, dryRun, reason: d.reason, user, message: d.warning, us });
+      const user = d.warning !== undefined ? req.userInfo?.username : undefined;
+      request.log.info({ ...line, reason: d.reason, user, message: d.warning, us }, 'admission');
     }
     return reply.type('application/json; charset=utf-8').send(admissionReviewJson(req.uid, d));
   }
