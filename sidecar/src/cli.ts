@@ -7,7 +7,7 @@ import { HELP_OPTION, parseOptions, usageText, UsageError } from '../../cli/opti
 import { EXIT, reportError, type Subcommand } from '../../cli/subcommand.js';
 import { BINDING_NAME_ENV, NETWORK_INFO_FILE, PODINFO_DIR, SOCKET_DIRS_ENV, socketDirProblem } from '../../converter/src/index.js';
 import { DEFAULT_SOCKET_NAME, HOOK_SOCKET_DIR, KUBEVIRT_CALL_TIMEOUT_SECONDS } from './constants.js';
-import { jsonLogger } from './log.js';
+import { createLogger } from './log.js';
 import { converterRewrite } from './rewrite.js';
 import { startSidecar, type RunningSidecar } from './sidecar.js';
 
@@ -48,7 +48,7 @@ export const hookSidecarCommand: Subcommand = {
       process.stdout.write(USAGE);
       return EXIT.ok;
     }
-    const log = jsonLogger({ write: (line) => process.stderr.write(line) });
+    const log = createLogger();
     // Handlers go in before the socket exists: a signal during start-up must not kill the
     // process with the socket left behind.
     let sidecar: RunningSidecar | undefined;

@@ -1,5 +1,7 @@
-// JSON-lines logger for the sidecar: one object per line on a writable stream (stderr in
-// production, a buffer in tests). No console.*; the clock is injectable for tests.
+// The sidecar's logger: pino, writing JSON lines to stderr in the webhook's format (numeric
+// `level`, `time` in epoch milliseconds, `pid`, `hostname`, `msg`), plus `component`. Its
+// interface keeps the message first, as the sidecar's callers write it.
+import { pino, type DestinationStream, type Level } from 'pino';
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 export type LogFields = Record<string, unknown>;
@@ -11,45 +13,29 @@ export interface Logger {
   error(msg: string, fields?: LogFields): void;
 }
 
-export interface JsonLoggerOptions {
-  /** Receives one complete line (with trailing newline) per entry. */
-  readonly write: (line: string) => void;
-  readonly now?: () => Date;
+export interface LoggerOptions {
+  /**
+   * Where the lines go; stderr by default, written synchronously: the sidecar logs a few lines
+   * per VM, and a line written at once survives whatever ends the process next.
+   */
+  readonly destination?: DestinationStream;
   /** Entries below this level are dropped. */
   readonly level?: LogLevel;
 }
 
-const rank: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40 };
-
 /**
- * @example jsonLogger({ write: (l) => process.stderr.write(l) }).info('listening', { socket })
+ * @example createLogger().info('listening', { socket })
  */
-export function jsonLogger(opts: JsonLoggerOptions): Logger {
-  const now = opts.now ?? (() => new Date());
-  const min = rank[opts.level ?? 'info'];
-  const emit = (level: LogLevel, msg: string, fields: LogFields = {}): void => {
-    if (rank[level] < min) return;
-    const entry: LogFields = { time: now().toISOString(), level, msg, component: 'hook-sidecar' };
-    // A field named like a fixed key must not hide it.
-    for (const [key, value] of Object.entries(fields)) if (!(key in entry)) entry[key] = value;
-    opts.write(`${safeStringify(entry)}\n`);
-  };
-  return {
-    debug: (m, f) => emit('debug', m, f),
-    info: (m, f) => emit('info', m, f),
-    warn: (m, f) => emit('warn', m, f),
-    error: (m, f) => emit('error', m, f),
-  };
+export function createLogger(opts: LoggerOptions = {}): Logger {
+  const destination = opts.destination ?? pino.destination({ dest: 2, sync: true });
+  // `error` is the sidecar's field for a failure; an Error there keeps its message and stack.
+  const root = pino({ level: opts.level ?? 'info', serializers: { error: pino.stdSerializers.err } }, destination).child({ component: 'hook-sidecar' });
+  const at =
+    (level: Level) =>
+    (msg: string, fields?: LogFields): void =>
+      fields === undefined ? root[level](msg) : root[level](fields, msg);
+  return { debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') };
 }
 
 /** A logger that drops everything. */
 export const silentLogger: Logger = { debug() {}, info() {}, warn() {}, error() {} };
-
-function safeStringify(value: unknown): string {
-  try {
-    return JSON.stringify(value, (_k, v: unknown) => (v instanceof Error ? { name: v.name, message: v.message } : v));
-  } catch {
-    // A circular or BigInt field must not take the process down with it.
-    return JSON.stringify({ level: 'error', msg: 'unserializable log entry' });
-  }
-}

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { credentials, makeGenericClientConstructor, type Client, type ServiceError, type ServiceDefinition } from '@grpc/grpc-js';
 import { loadHookServices, type HookServices } from '../../sidecar/src/proto.js';
-import { jsonLogger, type Logger } from '../../sidecar/src/log.js';
+import { createLogger, type Logger } from '../../sidecar/src/log.js';
 import { startSidecar, type RunningSidecar, type SidecarDeps } from '../../sidecar/src/sidecar.js';
 import type { HookVersion } from '../../sidecar/src/constants.js';
 
@@ -21,7 +21,7 @@ export async function socketDir(): Promise<string> {
 /** Collects the sidecar's JSON log lines. */
 export function memoryLog(): { log: Logger; lines: Record<string, unknown>[] } {
   const lines: Record<string, unknown>[] = [];
-  return { lines, log: jsonLogger({ write: (l) => lines.push(JSON.parse(l) as Record<string, unknown>), level: 'debug' }) };
+  return { lines, log: createLogger({ destination: { write: (l) => void lines.push(JSON.parse(l) as Record<string, unknown>) }, level: 'debug' }) };
 }
 
 type Unary = (req: object, opts?: { deadline?: Date }) => Promise<Record<string, unknown>>;

@@ -1,8 +1,7 @@
 // The transport-free core of the hook: VMI parsing, which interfaces are ours, how converter
-// errors become statuses, the per-call wait, and the JSON log format.
+// errors become statuses, and the per-call wait. The log format: log.test.ts.
 import { describe, expect, it } from 'vitest';
 import { ConverterError, type ConverterErrorCode } from '../../converter/src/errors.js';
-import { jsonLogger } from '../../sidecar/src/log.js';
 import { HookError, onDefineDomain, parseVmi, vhostUserInterfaceNames, type OnDefineDomainDeps } from '../../sidecar/src/on-define-domain.js';
 import { boundedWait } from '../../sidecar/src/server.js';
 
@@ -129,21 +128,5 @@ describe('boundedWait', () => {
     ['a passed deadline', now - 5, 45_000, 0],
   ])('with %s', (_what, deadline, configured, expected) => {
     expect(boundedWait(configured, deadline, now)).toBe(expected);
-  });
-});
-
-describe('jsonLogger', () => {
-  it('writes one JSON object per line, fixed keys first and not overridable, levels filtered', () => {
-    const lines: string[] = [];
-    const log = jsonLogger({ write: (l) => lines.push(l), now: () => new Date(0), level: 'info' });
-    log.debug('hidden');
-    log.warn('failed', { msg: 'spoof', error: new Error('boom'), n: 1 });
-    const circular: Record<string, unknown> = {};
-    circular['self'] = circular;
-    log.error('odd', { circular });
-    expect(lines).toEqual([
-      '{"time":"1970-01-01T00:00:00.000Z","level":"warn","msg":"failed","component":"hook-sidecar","error":{"name":"Error","message":"boom"},"n":1}\n',
-      '{"level":"error","msg":"unserializable log entry"}\n',
-    ]);
   });
 });

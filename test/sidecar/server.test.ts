@@ -117,7 +117,7 @@ describe('hook sidecar gRPC server', () => {
   it('logs one JSON line per call, naming failures', () => {
     const failed = t.lines.filter((l) => l['msg'] === 'OnDefineDomain failed');
     expect(failed.length).toBeGreaterThanOrEqual(6);
-    expect(failed[0]).toMatchObject({ level: 'warn', component: 'hook-sidecar', status: 'INVALID_ARGUMENT' });
+    expect(failed[0]).toMatchObject({ level: 40, component: 'hook-sidecar', status: 'INVALID_ARGUMENT' });
     expect(t.lines.some((l) => l['msg'] === 'OnDefineDomain done')).toBe(true);
   });
 });
@@ -191,7 +191,7 @@ describe('hook sidecar lifecycle', () => {
     const info = hookClient(socketPath, services.info);
     try {
       expect(await info.call('Info')).toMatchObject({ name: 'kubevirt-vhostuser' });
-      expect(lines[0]).toMatchObject({ level: 'warn', msg: 'replaced a stale socket left by a previous run', socket: socketPath });
+      expect(lines[0]).toMatchObject({ level: 40, msg: 'replaced a stale socket left by a previous run', socket: socketPath });
     } finally {
       info.close();
       await sidecar.stop('test done');
