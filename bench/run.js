@@ -57,7 +57,7 @@ async function main(args) {
       detail.rewriteScale = r.detail;
     }
     if (phases.includes('startup')) {
-      say('startup: spawn to /readyz 200');
+      say('startup: spawn to /readyz 200; hook-sidecar spawn to serving');
       const r = await benchStartup({ cert, say });
       Object.assign(figures, r.figures);
       detail.startup = r.detail;
