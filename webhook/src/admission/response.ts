@@ -1,7 +1,5 @@
 // Pure. The AdmissionReview v1 response for a decision: the request uid, a base64 JSONPatch when
 // there are ops (no patch field otherwise), warnings, or allowed:false with a metav1.Status.
-// The base64 text of the planner's frozen (memoized) op lists is remembered: most patched pods
-// then cost a string concatenation.
 import { ADMISSION_API_VERSION, ADMISSION_KIND } from '../constants.js';
 import { DENIAL_STATUS } from '../errors.js';
 import type { JsonPatchOp } from '../mutate/plan.js';
@@ -24,16 +22,9 @@ export interface AdmissionReviewResponse {
 
 const REASONS: Record<number, string> = { 403: 'Forbidden', 409: 'Conflict', 422: 'Invalid' };
 
-const patchMemo = new WeakMap<readonly JsonPatchOp[], string>();
-
-/** The `response.patch` value: base64 of the JSON ops; remembered for frozen (immutable) lists. */
+/** The `response.patch` value: base64 of the JSON ops. */
 export function patchBase64(ops: readonly JsonPatchOp[]): string {
-  let text = patchMemo.get(ops);
-  if (text === undefined) {
-    text = Buffer.from(JSON.stringify(ops)).toString('base64');
-    if (Object.isFrozen(ops)) patchMemo.set(ops, text);
-  }
-  return text;
+  return Buffer.from(JSON.stringify(ops)).toString('base64');
 }
 
 /**

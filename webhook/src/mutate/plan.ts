@@ -5,7 +5,7 @@ import type { Container, Pod, Volume } from '../admission/review.js';
 import { COMPUTE_CONTAINER, SOCKET_DIRS_ENV } from '../constants.js';
 import { WebhookError } from '../errors.js';
 import { pointer } from './json-pointer.js';
-import { ourSidecarReason, type ImageRef } from './sidecar.js';
+import { ourSidecarReason, type ImageRef, type SidecarRecognition } from './sidecar.js';
 import { normalizeDir, describeSource, wantedVolumes, type VolumeSettings, type WantedVolume } from './volumes.js';
 
 export interface JsonPatchOp {
@@ -32,35 +32,72 @@ export interface PlannerSettings {
 
 export type PlanPatch = (pod: Pod, podRef: string) => PlanResult;
 
-/** The mount at `dir` (compared without trailing slashes), if any. */
-function mountAt(mounts: Container['volumeMounts'], dir: string): NonNullable<Container['volumeMounts']>[number] | undefined {
-  if (mounts == null) return undefined;
-  for (const m of mounts) if (normalizeDir(m.mountPath) === dir) return m;
-  return undefined;
-}
+type EnvEntry = NonNullable<Container['env']>[number];
 
-function findVolume(volumes: readonly Volume[] | null | undefined, name: string): Volume | undefined {
-  if (volumes == null) return undefined;
-  for (const v of volumes) if (v.name === name) return v;
-  return undefined;
-}
-
-function conflict(message: string, details: Record<string, unknown>): WebhookError {
-  return new WebhookError('E_VOLUME_CONFLICT', message, details);
-}
-
-/** How an env entry sets its value, for conflict messages. */
-function describeEnvValue(e: NonNullable<Container['env']>[number]): string {
-  if (e['valueFrom'] != null) return 'a valueFrom source';
-  return e.value === undefined ? 'an empty value' : JSON.stringify(e.value);
+/** A container the patch mounts into: compute, or our binding sidecar. */
+interface Target {
+  readonly index: number;
+  readonly container: Container;
+  /** The wanted volumes it must mount, in patch order. */
+  readonly wants: readonly WantedVolume[];
+  readonly sidecar: boolean;
 }
 
 /**
- * Plans setting `entry` on container `i`, add-only: nothing when the container already has it
- * with this value, E_ENV_CONFLICT when it has the name with another value. Returns the plan-key
- * part ('' for no ops) and, with `out`, appends the ops.
+ * Step 1, who gets what: compute mounts every wanted volume; our binding sidecar the shared dir,
+ * where it makes the socket links at compute's path, and podinfo when inSidecars (it reads the
+ * annotations), never the OVS run directory. Other containers get nothing.
+ */
+function targetsOf(pod: Pod, wanted: readonly WantedVolume[], inSidecars: boolean, recognition: SidecarRecognition): Target[] {
+  const forSidecar = wanted.filter((w) => w.role === 'sharedDir' || (w.role === 'podinfo' && inSidecars));
+  const targets: Target[] = [];
+  pod.spec.containers.forEach((container, index) => {
+    if (container.name === COMPUTE_CONTAINER) targets.push({ index, container, wants: wanted, sidecar: false });
+    else if (ourSidecarReason(container, recognition) !== undefined) targets.push({ index, container, wants: forSidecar, sidecar: true });
+  });
+  return targets;
+}
+
+/**
+ * Step 2, the mounts to add to one target: each wanted volume it has no mount for at the
+ * volume's path (compared without trailing slashes). A mount already there is kept when it
+ * names our volume, or, for a role that allows it, another volume that can serve it; anything
+ * else there is E_VOLUME_CONFLICT. Adds to `mounted` each wanted volume the target mounts by
+ * name, already or through these ops.
+ */
+function planMounts(t: Target, volumes: Pod['spec']['volumes'], podRef: string, mounted: Set<WantedVolume>): JsonPatchOp[] | WebhookError {
+  const ops: JsonPatchOp[] = [];
+  const mounts = t.container.volumeMounts;
+  for (const w of t.wants) {
+    const dir = normalizeDir(w.mountPath);
+    const existing = mounts?.find((m) => normalizeDir(m.mountPath) === dir);
+    if (existing === undefined) {
+      // JSON Patch cannot append to a missing array: create it with the first mount.
+      if (mounts == null && ops.length === 0) ops.push({ op: 'add', path: pointer('spec', 'containers', t.index, 'volumeMounts'), value: [] });
+      ops.push({ op: 'add', path: pointer('spec', 'containers', t.index, 'volumeMounts', '-'), value: w.mount });
+      mounted.add(w);
+    } else if (existing.name === w.name) {
+      mounted.add(w);
+    } else {
+      const other = findVolume(volumes, existing.name);
+      if (!(w.reusableUnderOtherName && other !== undefined && w.accepts(other))) {
+        return new WebhookError(
+          'E_VOLUME_CONFLICT',
+          `pod ${podRef}: container "${t.container.name}" already mounts volume "${existing.name}" at ${existing.mountPath}; ` +
+            `vhost-user needs volume "${w.name}" (${w.expected}) there. Remove that mount or change --${flagPrefix(w)}-mount-path`,
+          { container: t.container.name, volume: existing.name, mountPath: existing.mountPath },
+        );
+      }
+    }
+  }
+  return ops;
+}
+
+/**
+ * Step 3, the env to set: plans setting `entry` on container `i`, add-only: no ops when the
+ * container already has it with this value, E_ENV_CONFLICT when it has the name with another.
  *
- * @example planEnvVar({ name: 'c' }, 1, { name: 'A', value: 'b' }, 'ns/p', '--flag', ops) // '|e1+'
+ * @example planEnvVar({ name: 'c' }, 1, { name: 'A', value: 'b' }, 'ns/p', '--flag') // [{ op: 'add', path: '/spec/containers/1/env', value: [] }, …]
  */
 export function planEnvVar(
   c: Container,
@@ -68,155 +105,95 @@ export function planEnvVar(
   entry: { readonly name: string; readonly value: string },
   podRef: string,
   flag: string,
-  out?: JsonPatchOp[],
-): string | WebhookError {
+): JsonPatchOp[] | WebhookError {
   const env = c.env;
-  let present = false;
-  if (env != null) {
-    for (const e of env) {
-      if (e.name !== entry.name) continue;
-      // A later entry of a name overrides an earlier one, so every entry must already agree; a
-      // different value is refused like a foreign volume under our name, not overwritten.
-      if (e.value !== entry.value || e['valueFrom'] != null) {
-        return new WebhookError(
-          'E_ENV_CONFLICT',
-          `pod ${podRef}: container "${c.name}" already sets ${entry.name} to ${describeEnvValue(e)}; ` +
-            `vhost-user needs ${JSON.stringify(entry.value)} there. Remove that env var or change ${flag}`,
-          { container: c.name, env: entry.name },
-        );
-      }
-      present = true;
-    }
+  // A later entry of a name overrides an earlier one, so every entry must already agree; a
+  // different value is refused like a foreign volume under our name, not overwritten.
+  const clash = env?.find((e) => e.name === entry.name && (e.value !== entry.value || e['valueFrom'] != null));
+  if (clash !== undefined) {
+    return new WebhookError(
+      'E_ENV_CONFLICT',
+      `pod ${podRef}: container "${c.name}" already sets ${entry.name} to ${describeEnvValue(clash)}; ` +
+        `vhost-user needs ${JSON.stringify(entry.value)} there. Remove that env var or change ${flag}`,
+      { container: c.name, env: entry.name },
+    );
   }
-  if (present) return '';
-  // An absent env array is created first: JSON Patch cannot append to a missing array.
-  if (env == null) out?.push({ op: 'add', path: pointer('spec', 'containers', i, 'env'), value: [] });
-  out?.push({ op: 'add', path: pointer('spec', 'containers', i, 'env', '-'), value: entry });
-  return `|e${i}${env == null ? '+' : ''}`;
+  if (env?.some((e) => e.name === entry.name)) return [];
+  const append: JsonPatchOp = { op: 'add', path: pointer('spec', 'containers', i, 'env', '-'), value: entry };
+  // An absent env array is created first, as for mounts.
+  return env == null ? [{ op: 'add', path: pointer('spec', 'containers', i, 'env'), value: [] }, append] : [append];
 }
 
-const NO_ROLES: readonly number[] = Object.freeze([]);
-const NO_OPS: PlanResult = Object.freeze({ ok: true, ops: Object.freeze([]) });
-/** Distinct plans remembered per planner; pods of one KubeVirt release share a handful. */
-const MAX_PLANS = 256;
+/**
+ * Step 4, the volumes to add: each wanted volume a target mounts by name, and the shared dir
+ * always, since the userspace CNI looks it up by name even when it is mounted already. The pod's
+ * own volume of that name is kept when it can serve; another source is E_VOLUME_CONFLICT.
+ */
+function planVolumes(wanted: readonly WantedVolume[], mounted: ReadonlySet<WantedVolume>, volumes: Pod['spec']['volumes'], podRef: string): JsonPatchOp[] | WebhookError {
+  const ops: JsonPatchOp[] = [];
+  for (const w of wanted) {
+    if (!mounted.has(w) && w.role !== 'sharedDir') continue;
+    const existing = findVolume(volumes, w.name);
+    if (existing === undefined) {
+      if (volumes == null && ops.length === 0) ops.push({ op: 'add', path: pointer('spec', 'volumes'), value: [] });
+      ops.push({ op: 'add', path: pointer('spec', 'volumes', '-'), value: w.volume });
+    } else if (!w.accepts(existing)) {
+      return new WebhookError(
+        'E_VOLUME_CONFLICT',
+        `pod ${podRef}: volume "${w.name}" already exists with a ${describeSource(existing)} source; ` +
+          `vhost-user needs ${w.expected} under that name. Rename that volume or change --${flagPrefix(w)}-volume`,
+        { volume: w.name, source: describeSource(existing) },
+      );
+    }
+  }
+  return ops;
+}
 
 /**
- * Builds a planner for one configuration. Volume values are made once and shared, and each
- * distinct plan is built once: pods that need the same ops (same containers at the same
- * indexes, same arrays missing) get the same frozen ops array, so the hot path allocates nothing
- * for them and the response can reuse its serialized form.
+ * Builds a planner for one configuration: the wanted volumes and their values are made once and
+ * shared by every patch. Conflicts are reported in pod order: each target's mounts, then its
+ * env, then the volumes.
  *
  * @example createPlanner({ volumes, bindingNames: ['vhostuser'] })(pod, 'ns/virt-launcher-vm-x').ok
  */
 export function createPlanner(settings: PlannerSettings): PlanPatch {
   const wanted = wantedVolumes(settings.volumes);
-  const dirs = wanted.map((w) => normalizeDir(w.mountPath));
-  // Our sidecar reads the annotations and makes the socket links in the shared dir, at the same
-  // path as compute; it never gets the OVS run directory.
   const inSidecars = settings.volumes.podinfo.inSidecars;
-  const sidecarRoles = wanted.flatMap((w, k) => (w.role === 'sharedDir' || (w.role === 'podinfo' && inSidecars) ? [k] : []));
-  const all = wanted.map((_, k) => k);
-  const recognition = { bindingNames: settings.bindingNames, sidecarImages: settings.sidecarImages ?? [] };
+  const recognition: SidecarRecognition = { bindingNames: settings.bindingNames, sidecarImages: settings.sidecarImages ?? [] };
   const socketDirs = settings.sidecarSocketDirs ?? [];
   const socketDirsEnv = socketDirs.length === 0 ? undefined : Object.freeze({ name: SOCKET_DIRS_ENV, value: socketDirs.join(',') });
-  const plans = new Map<string, readonly JsonPatchOp[]>();
-
-  /**
-   * Walks the pod once. Returns a key naming every op the pod needs (equal keys, equal ops) or
-   * the conflict; with `out`, also appends those ops to it.
-   */
-  function scan(pod: Pod, podRef: string, out?: JsonPatchOp[]): string | WebhookError {
-    const { containers, volumes } = pod.spec;
-    let mountKey = '';
-    let referenced = 0; // bit k: a target container mounts wanted[k] (already or by our op)
-    const mountOps: JsonPatchOp[] | undefined = out === undefined ? undefined : [];
-    for (let i = 0; i < containers.length; i++) {
-      const c = containers[i] as Container;
-      let roles: readonly number[];
-      let sidecar = false;
-      if (c.name === COMPUTE_CONTAINER) roles = all;
-      else if (ourSidecarReason(c, recognition) !== undefined) {
-        sidecar = true;
-        roles = sidecarRoles;
-      } else continue;
-      const mounts = c.volumeMounts;
-      let started = false;
-      for (const k of roles) {
-        const w = wanted[k] as WantedVolume;
-        const existing = mountAt(mounts, dirs[k] as string);
-        if (existing !== undefined) {
-          if (existing.name === w.name) referenced |= 1 << k;
-          else {
-            const other = findVolume(volumes, existing.name);
-            if (!(w.reusableUnderOtherName && other !== undefined && w.accepts(other))) {
-              return conflict(
-                `pod ${podRef}: container "${c.name}" already mounts volume "${existing.name}" at ${existing.mountPath}; ` +
-                  `vhost-user needs volume "${w.name}" (${w.expected}) there. Remove that mount or change --${flagPrefix(w)}-mount-path`,
-                { container: c.name, volume: existing.name, mountPath: existing.mountPath },
-              );
-            }
-          }
-          continue;
-        }
-        if (!started) {
-          mountKey += `|${i}${mounts == null ? '+' : ''}:`;
-          if (mounts == null) mountOps?.push({ op: 'add', path: pointer('spec', 'containers', i, 'volumeMounts'), value: [] });
-          started = true;
-        }
-        mountKey += k;
-        referenced |= 1 << k;
-        mountOps?.push({ op: 'add', path: pointer('spec', 'containers', i, 'volumeMounts', '-'), value: w.mount });
-      }
-      if (sidecar && socketDirsEnv !== undefined) {
-        const envKey = planEnvVar(c, i, socketDirsEnv, podRef, '--sidecar-socket-dir', mountOps);
-        if (typeof envKey !== 'string') return envKey;
-        mountKey += envKey;
-      }
-    }
-
-    let volumeKey = '';
-    for (let k = 0; k < wanted.length; k++) {
-      const w = wanted[k] as WantedVolume;
-      // The shared dir is looked up by name by the CNI, so it must exist even if mounted already.
-      if ((referenced & (1 << k)) === 0 && w.role !== 'sharedDir') continue;
-      const existing = findVolume(volumes, w.name);
-      if (existing !== undefined) {
-        if (w.accepts(existing)) continue;
-        return conflict(
-          `pod ${podRef}: volume "${w.name}" already exists with a ${describeSource(existing)} source; ` +
-            `vhost-user needs ${w.expected} under that name. Rename that volume or change --${flagPrefix(w)}-volume`,
-          { volume: w.name, source: describeSource(existing) },
-        );
-      }
-      if (volumeKey === '') {
-        volumeKey = volumes == null ? 'v+' : 'v';
-        if (volumes == null) out?.push({ op: 'add', path: pointer('spec', 'volumes'), value: [] });
-      }
-      volumeKey += k;
-      out?.push({ op: 'add', path: pointer('spec', 'volumes', '-'), value: w.volume });
-    }
-    // Volumes first, then mounts (and env): a mount never names a volume the patch has not added yet.
-    if (out !== undefined && mountOps !== undefined) out.push(...mountOps);
-    return volumeKey + mountKey;
-  }
 
   return function planPatch(pod: Pod, podRef: string): PlanResult {
     if (!pod.spec.containers.some((c) => c.name === COMPUTE_CONTAINER)) {
       const message = `pod ${podRef}: no container named "${COMPUTE_CONTAINER}"; expected a KubeVirt virt-launcher pod`;
       return { ok: false, error: new WebhookError('E_POD_UNSUPPORTED', message) };
     }
-    const key = scan(pod, podRef);
-    if (typeof key !== 'string') return { ok: false, error: key };
-    if (key === '') return NO_OPS;
-    let ops = plans.get(key);
-    if (ops === undefined) {
-      const out: JsonPatchOp[] = [];
-      scan(pod, podRef, out);
-      ops = Object.freeze(out.map((op) => Object.freeze(op)));
-      if (plans.size < MAX_PLANS) plans.set(key, ops);
+    const mounted = new Set<WantedVolume>();
+    const containerOps: JsonPatchOp[] = [];
+    for (const t of targetsOf(pod, wanted, inSidecars, recognition)) {
+      const mounts = planMounts(t, pod.spec.volumes, podRef, mounted);
+      if (mounts instanceof WebhookError) return { ok: false, error: mounts };
+      containerOps.push(...mounts);
+      if (!t.sidecar || socketDirsEnv === undefined) continue;
+      const env = planEnvVar(t.container, t.index, socketDirsEnv, podRef, '--sidecar-socket-dir');
+      if (env instanceof WebhookError) return { ok: false, error: env };
+      containerOps.push(...env);
     }
-    return { ok: true, ops };
+    const volumeOps = planVolumes(wanted, mounted, pod.spec.volumes, podRef);
+    if (volumeOps instanceof WebhookError) return { ok: false, error: volumeOps };
+    // Volumes first, then mounts (and env): a mount never names a volume the patch has not added yet.
+    return { ok: true, ops: [...volumeOps, ...containerOps] };
   };
+}
+
+function findVolume(volumes: readonly Volume[] | null | undefined, name: string): Volume | undefined {
+  return volumes?.find((v) => v.name === name);
+}
+
+/** How an env entry sets its value, for conflict messages. */
+function describeEnvValue(e: EnvEntry): string {
+  if (e['valueFrom'] != null) return 'a valueFrom source';
+  return e.value === undefined ? 'an empty value' : JSON.stringify(e.value);
 }
 
 /** The flag stem of a role, so messages name the setting that would resolve a conflict. */
