@@ -27,10 +27,11 @@ const OwnerReference = z.looseObject({
 });
 
 // Only the fields a decision reads. zod copies every object it checks (a loose object key by key),
-// and annotations are never read but may hold 256 KiB: with them in this schema, parsing a pod
-// with 256 KiB of annotations took 990 us and 895 KiB (p50, bench/review-parse.js), twice the
-// 0.5 ms handler budget, against 8.5 us and 16 KiB without. The patch is built from indexes,
-// so the copy never reaches the answer, and `mutate --apply` patches the pod as read.
+// and annotations are never read but may hold 256 KiB: with them in this schema, a pod with
+// 256 KiB of annotations took 1.2 ms and 896 KiB to parse (p50, bench/review-parse.js), over
+// twice the 0.5 ms handler budget; without them 7.5 us and 22 KiB, as a plain launcher pod
+// (8 us, 15 KiB). The patch is built from indexes, so the copy never reaches the answer, and
+// `mutate --apply` patches the pod as it was read.
 export const PodSchema = z.looseObject({
   metadata: z
     .looseObject({
