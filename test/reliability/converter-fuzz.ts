@@ -56,7 +56,8 @@ const socketPath = fc.oneof(
     ),
   },
   { weight: 4, arbitrary: fc.array(segment, { minLength: 1, maxLength: 6 }).map((s) => `/${s.join('/')}`) },
-  { weight: 14, arbitrary: fc.array(segment, { minLength: 1, maxLength: 3 }).map((s) => `/var/lib/cni/usrcni/${s.join('/')}`) },
+  // Inside the shared dir with legal names (quotes and markup included): the paths that resolve.
+  { weight: 14, arbitrary: fc.array(legalName, { minLength: 1, maxLength: 2 }).map((s) => `/var/lib/cni/usrcni/${s.join('/')}`) },
   { weight: 3, arbitrary: fc.array(segment, { minLength: 1, maxLength: 2 }).map((s) => s.join('/')) },
   { weight: 1, arbitrary: fc.string({ unit: 'binary', maxLength: 30 }) },
   { weight: 1, arbitrary: fc.constant(`/var/lib/cni/usrcni/${'x'.repeat(100)}`) },
