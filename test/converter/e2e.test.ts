@@ -383,8 +383,8 @@ describe('live migration of a vhost-user VM between two launcher pods (stable so
       expect(log).toContain(`vHost Device '${cniHostPath(target)}' has been added on numa node`);
       // The target QEMU announced the guest's MAC after switch-over, through the target's port.
       expect(log).toContain(`(${cniHostPath(target)}) read message VHOST_USER_SEND_RARP`);
-      const rx = await waitFor(async () => ((await ovs.statistic(cniName(target), 'rx_packets')) > 0 ? true : undefined), 10_000, 200);
-      expect(rx, 'no packet from the guest reached OVS on the target port').toBe(true);
+      const rx = await waitFor(async () => ((await ovs.rxPackets(cniName(target))) > 0 ? true : undefined), 10_000, 100);
+      expect(rx, `no packet from the guest reached OVS on the target port\n${(await ovs.appctl(['dpctl/show', '-s'])).out}`).toBe(true);
 
       const job = (await virsh(source, ['domjobinfo', '--completed', vm])).out;
       const qemuStats = await qemuMigrationStats(source);
@@ -479,8 +479,7 @@ describe('live migration of a vhost-user VM between two launcher pods (stable so
       expect(start.code, start.out).toBe(0);
 
       // The new ovs-vswitchd connects to the port's path (the link to QEMU's socket); QEMU replays
-      // the device state and OVS runs the device again. The log, not the OVSDB status column,
-      // says when: the old process's last status may still be in the database.
+      // the device state and OVS runs the device again. The log says when.
       const running = `vHost Device '${cniHostPath(only)}' has been added on numa node`;
       const log = await waitFor(async () => {
         const text = await ovs.logSince(mark);
@@ -489,9 +488,13 @@ describe('live migration of a vhost-user VM between two launcher pods (stable so
       expect(log, 'OVS did not run the vhost device again after its restart').toBeDefined();
       expect(log).toContain(`vHost User device '${cniName(only)}' created in 'client' mode, using client socket '${cniHostPath(only)}'`);
       expect(log).toContain(`(${cniHostPath(only)}) new device, handle is`);
-      const shown = await deviceRuns(cniName(only), 10_000);
-      expect(shown, `OVSDB never showed the port connected again: ${JSON.stringify(await ovs.status(cniName(only)))}\n${portEvents(await ovs.logSince(mark), cniHostPath(only))}`).toBe(true);
-      expect(await ovs.status(cniName(only))).toMatchObject({ status: 'connected', socket: cniHostPath(only) });
+      // The guest's packets pass the reconnected port.
+      const rx = await waitFor(async () => ((await ovs.rxPackets(cniName(only))) > 0 ? true : undefined), 10_000, 100);
+      expect(rx, `no packet from the guest reached OVS after the restart\n${portEvents(await ovs.logSince(mark), cniHostPath(only))}`).toBe(true);
+      // OVSDB's status column is not asserted here: when QEMU answers while ovs-vswitchd is still
+      // configuring its bridge, OVS 3.1 runs the device but leaves "disconnected" in the column
+      // until the next change of the device (seen here: 13 s, until the guest reset its NIC).
+      expect(await ovs.status(cniName(only))).toMatchObject({ mode: 'client' });
 
       // Same QEMU, still running.
       expect(await qemuPid(only, vm)).toBe(pid);

@@ -92,7 +92,6 @@ export interface Pod {
   readonly containerId: string;
   /** libvirtd's pid: the process that holds the pod's mount namespace. */
   readonly pid: number;
-  readonly exited: Promise<number | null>;
 }
 
 /**
@@ -120,14 +119,11 @@ export async function startPod(work: string, hugepages: string, name: string): P
   // unshare and sh exec in place: the child's pid is libvirtd's.
   const child = spawn('unshare', ['-m', '--propagation', 'private', 'sh', '-ec', script, 'sh', dir, hugepages], { stdio: ['ignore', out.fd, out.fd] });
   await out.close();
-  const exited = new Promise<number | null>((resolve) => {
-    child.on('exit', (code) => resolve(code));
-    child.on('error', () => resolve(127));
-  });
-  if (child.pid === undefined) throw new Error(`pod ${name}: unshare did not start`);
-  const pod: Pod = { name, dir, sharedDir: join(dir, 'shared'), uri: `qemu+unix:///system?socket=${join(dir, 'run', 'libvirt-sock')}`, containerId: randomBytes(32).toString('hex'), pid: child.pid, exited };
   let gone = false;
-  void exited.then(() => (gone = true));
+  child.on('exit', () => (gone = true));
+  child.on('error', () => (gone = true));
+  if (child.pid === undefined) throw new Error(`pod ${name}: unshare did not start`);
+  const pod: Pod = { name, dir, sharedDir: join(dir, 'shared'), uri: `qemu+unix:///system?socket=${join(dir, 'run', 'libvirt-sock')}`, containerId: randomBytes(32).toString('hex'), pid: child.pid };
   const ready = await waitFor(async () => (gone ? false : (await virsh(pod, ['version'], 5_000)).code === 0 ? true : undefined), 30_000, 100);
   if (ready !== true) {
     const log = await readFile(join(dir, 'libvirtd.out'), 'utf8').catch(() => '');
@@ -227,9 +223,22 @@ export class Ovs {
     return map;
   }
 
-  async statistic(name: string, key: string): Promise<number> {
-    const r = await this.vsctl(['get', 'Interface', name, `statistics:${key}`], 5_000);
-    return r.code === 0 ? Number.parseInt(r.out.trim(), 10) : 0;
+  /** `ovs-appctl` on the running ovs-vswitchd (its control socket is named after its pid). */
+  async appctl(args: readonly string[]): Promise<Result> {
+    const pid = (await readFile(join(this.dir, 'ovs-vswitchd.pid'), 'utf8').catch(() => '')).trim();
+    return run('ovs-appctl', ['-t', join(this.dir, `ovs-vswitchd-dpdk.${pid}.ctl`), ...args], 5_000);
+  }
+
+  /**
+   * Packets the datapath has received on the port, read live (`dpctl/show -s`); the OVSDB
+   * statistics column is only refreshed every few seconds.
+   */
+  async rxPackets(name: string): Promise<number> {
+    const r = await this.appctl(['dpctl/show', '-s']);
+    // Not by line: a port without stats ends its line with an error and no newline.
+    const at = r.out.indexOf(`: ${name} (`);
+    const m = at < 0 ? null : r.out.slice(at).match(/^[^\n]*\n\s*RX packets:(\d+)/);
+    return m?.[1] === undefined ? 0 : Number(m[1]);
   }
 
   /** The log's length now, to read only what comes after (`logSince`). */
