@@ -1,6 +1,9 @@
-// Property: for any valid launcher-like pod (with or without volumes, mounts, sidecars, an
-// existing podnetinfo mount), planPatch either names a conflict or returns add ops that apply,
-// keep the pod valid, satisfy every wanted mount, and give no ops when run again.
+// Property: for any launcher-like pod (with or without volumes, mounts, sidecars, an existing
+// podnetinfo mount or socket-dirs env), planPatch refuses exactly the pods that hold something
+// else where vhost-user needs its volume, mount or env, and otherwise patches every target
+// container (compute, our binding sidecar) to mount each volume it needs exactly once, changes
+// nothing else, and gives no ops when run again. The expectations are written from the rules in
+// docs/webhook.md, not from the planner's code.
 import fc from 'fast-check';
 import fastJsonPatch from 'fast-json-patch';
 import { describe, expect, it } from 'vitest';
@@ -9,7 +12,12 @@ import { applyAddOps } from '../../webhook/src/mutate/apply.js';
 import { createPlanner } from '../../webhook/src/mutate/plan.js';
 import { defaultMutationConfig, type Json } from './fixtures.js';
 
-const plan = createPlanner({ volumes: defaultMutationConfig().volumes, bindingNames: ['vhostuser'] });
+const settings = defaultMutationConfig().volumes;
+const SOCKET_DIRS = '/var/lib/cni/usrcni';
+const planners = {
+  default: createPlanner({ volumes: settings, bindingNames: ['vhostuser'] }),
+  'with --sidecar-socket-dir': createPlanner({ volumes: settings, bindingNames: ['vhostuser'], sidecarSocketDirs: [SOCKET_DIRS] }),
+};
 const annotations = { path: 'annotations', fieldRef: { fieldPath: 'metadata.annotations' } };
 const labels = { path: 'labels', fieldRef: { fieldPath: 'metadata.labels' } };
 
@@ -22,11 +30,20 @@ const VOLUMES: Json[] = [
   { name: 'shared-dir', configMap: { name: 'c' } },
   { name: 'ovs-run-dir', hostPath: { path: '/var/run/openvswitch', type: 'Directory' } },
   { name: 'ovs-run-dir', hostPath: { path: '/run/elsewhere' } },
+  { name: 'host-ovs', hostPath: { path: '/var/run/openvswitch/' } },
   { name: 'podinfo', downwardAPI: { items: [labels, annotations] } },
   { name: 'podinfo', downwardAPI: { items: [labels] } },
   { name: 'podnetinfo', downwardAPI: { items: [labels, annotations] } },
 ];
 const PATHS = ['/var/run/kubevirt-private', '/var/lib/cni/usrcni', '/var/lib/cni/usrcni/', '/var/run/openvswitch/', '/etc/podnetinfo', '/etc/podnetinfo/', '/var/run/kubevirt-hooks'];
+const ENVS: Json[][] = [
+  [],
+  [{ name: 'NETWORK_BINDING_PLUGIN_NAME', value: 'vhostuser' }],
+  [{ name: 'NETWORK_BINDING_PLUGIN_NAME', value: 'passt' }],
+  [{ name: 'NETWORK_BINDING_PLUGIN_NAME', value: 'vhostuser' }, { name: 'KUBEVIRT_VHOSTUSER_SOCKET_DIRS', value: SOCKET_DIRS }],
+  [{ name: 'NETWORK_BINDING_PLUGIN_NAME', value: 'vhostuser' }, { name: 'KUBEVIRT_VHOSTUSER_SOCKET_DIRS', value: '/' }],
+  [{ name: 'NETWORK_BINDING_PLUGIN_NAME', value: 'vhostuser' }, { name: 'KUBEVIRT_VHOSTUSER_SOCKET_DIRS', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } }],
+];
 
 const volumesArb = fc.uniqueArray(fc.constantFrom(...VOLUMES), { selector: (v) => v['name'], maxLength: 6 });
 
@@ -37,16 +54,11 @@ function containerArb(name: string, volumeNames: readonly string[]) {
     volumeNames.length === 0
       ? fc.constant([])
       : fc.uniqueArray(fc.record({ name: fc.constantFrom(...volumeNames), mountPath: fc.constantFrom(...PATHS), readOnly: fc.boolean() }, { requiredKeys: ['name', 'mountPath'] }), {
-          selector: (m) => m.mountPath.replace(/\/+$/, ''),
+          selector: (m) => dir(m.mountPath),
           maxLength: 4,
         });
   return fc.record(
-    {
-      name: fc.constant(name),
-      image: fc.constant('img'),
-      env: fc.constantFrom([], [{ name: 'NETWORK_BINDING_PLUGIN_NAME', value: 'vhostuser' }], [{ name: 'NETWORK_BINDING_PLUGIN_NAME', value: 'passt' }]),
-      volumeMounts: fc.option(mounts, { nil: undefined }),
-    },
+    { name: fc.constant(name), image: fc.constant('img'), env: fc.constantFrom(...ENVS), volumeMounts: fc.option(mounts, { nil: undefined }) },
     { requiredKeys: ['name', 'image'] },
   );
 }
@@ -67,43 +79,133 @@ const podArb = fc
     }),
   );
 
-type Spec = { volumes?: { name: string }[]; containers: { name: string; volumeMounts?: { name: string; mountPath: string }[] }[] };
+type Mount = { name: string; mountPath: string; readOnly?: boolean };
+type Env = { name: string; value?: string; valueFrom?: unknown };
+type Container = { name: string; env?: Env[]; volumeMounts?: Mount[] };
+type Volume = Json & { name: string };
+type Spec = { volumes?: Volume[]; containers: Container[] };
 const dir = (p: string) => p.replace(/\/+$/, '');
+const specOf = (pod: Json) => pod['spec'] as Spec;
+
+/** What vhost-user needs at each path (docs/webhook.md, "The three volumes"). */
+interface Role {
+  readonly name: string;
+  readonly path: string;
+  /** May a fitting volume of another name, already mounted at the path, stand in? */
+  readonly reusable: boolean;
+  readonly inSidecar: boolean;
+  serves(v: Volume): boolean;
+}
+const ROLES: readonly Role[] = [
+  { name: 'shared-dir', path: dir(settings.sharedDir.mountPath), reusable: false, inSidecar: true, serves: (v) => 'emptyDir' in v || 'hostPath' in v },
+  { name: 'ovs-run-dir', path: dir(settings.ovsRunDir.mountPath), reusable: true, inSidecar: false, serves: (v) => dir(String((v['hostPath'] as Json | undefined)?.['path'] ?? '')) === '/var/run/openvswitch' },
+  {
+    name: 'podinfo',
+    path: dir(settings.podinfo.mountPath),
+    reusable: true,
+    inSidecar: true,
+    serves: (v) => ((v['downwardAPI'] as { items?: Json[] } | undefined)?.items ?? []).some((i) => i['path'] === 'annotations' && (i['fieldRef'] as Json)['fieldPath'] === 'metadata.annotations'),
+  },
+];
+
+/** Our binding sidecar, as virt-controller 1.9 renders it: `hook-sidecar-<i>` naming our binding. */
+const isOurSidecar = (c: Container) => /^hook-sidecar-\d+$/.test(c.name) && c.env?.find((e) => e.name === 'NETWORK_BINDING_PLUGIN_NAME')?.value === 'vhostuser';
+/** The roles a container must end up mounting; none for a container that is not a target. */
+const rolesOf = (c: Container): readonly Role[] => (c.name === 'compute' ? ROLES : isOurSidecar(c) ? ROLES.filter((r) => r.inSidecar) : []);
+const mountAt = (c: Container, path: string) => (c.volumeMounts ?? []).filter((m) => dir(m.mountPath) === path);
+
+/** The conflicts the pod really has: codes the planner may answer with; empty when it must patch. */
+function realConflicts(spec: Spec, socketDirs: boolean): Set<string> {
+  const conflicts = new Set<string>();
+  const volume = (name: string) => spec.volumes?.find((v) => v.name === name);
+  // The CNI looks the shared dir up by name, so it is needed even when already mounted.
+  const neededByName = new Set(['shared-dir']);
+  for (const c of spec.containers) {
+    for (const r of rolesOf(c)) {
+      const [m] = mountAt(c, r.path);
+      if (m === undefined || m.name === r.name) neededByName.add(r.name);
+      else if (!(r.reusable && volume(m.name) !== undefined && r.serves(volume(m.name) as Volume))) conflicts.add('E_VOLUME_CONFLICT');
+    }
+    if (socketDirs && isOurSidecar(c) && c.env?.some((e) => e.name === 'KUBEVIRT_VHOSTUSER_SOCKET_DIRS' && (e.value !== SOCKET_DIRS || e.valueFrom !== undefined))) {
+      conflicts.add('E_ENV_CONFLICT');
+    }
+  }
+  for (const name of neededByName) {
+    const v = volume(name);
+    if (v !== undefined && !(ROLES.find((r) => r.name === name) as Role).serves(v)) conflicts.add('E_VOLUME_CONFLICT');
+  }
+  return conflicts;
+}
+
+/** Everything about a container but its mounts and env, which only targets may gain. */
+const rest = ({ volumeMounts: _m, env: _e, ...others }: Container) => others;
+
+function expectPatchedAsNeeded(before: Spec, after: Spec, socketDirs: boolean): void {
+  const volumes = after.volumes ?? [];
+  const names = volumes.map((v) => v.name);
+  expect(new Set(names).size).toBe(names.length);
+  // Add-only: the pod's volumes stay first, as they were.
+  expect(volumes.slice(0, before.volumes?.length ?? 0)).toEqual(before.volumes ?? []);
+  expect(after.containers).toHaveLength(before.containers.length);
+  before.containers.forEach((c, i) => {
+    const now = after.containers[i] as Container;
+    const roles = rolesOf(c);
+    if (roles.length === 0) {
+      expect(now, `container ${c.name} is no target`).toEqual(c);
+      return;
+    }
+    expect(rest(now)).toEqual(rest(c));
+    expect((now.volumeMounts ?? []).slice(0, c.volumeMounts?.length ?? 0)).toEqual(c.volumeMounts ?? []);
+    for (const r of roles) {
+      const at = mountAt(now, r.path);
+      expect(at, `${c.name} mounts ${r.name} once at ${r.path}`).toHaveLength(1);
+      const m = at[0] as Mount;
+      if (!r.reusable) expect(m.name).toBe(r.name);
+      const v = volumes.find((x) => x.name === m.name);
+      expect(v !== undefined && r.serves(v), `${c.name}'s volume at ${r.path} serves ${r.name}`).toBe(true);
+      // Only the OVS run directory's own mount is read-only; the one we add always is.
+      if (r.name === 'ovs-run-dir' && mountAt(c, r.path).length === 0) expect(m.readOnly).toBe(true);
+    }
+    for (const m of now.volumeMounts ?? []) expect(names).toContain(m.name);
+    const ours = (now.env ?? []).filter((e) => e.name === 'KUBEVIRT_VHOSTUSER_SOCKET_DIRS');
+    if (socketDirs && isOurSidecar(c)) {
+      expect(ours.length).toBeGreaterThan(0);
+      expect(ours.every((e) => e.value === SOCKET_DIRS)).toBe(true);
+      expect((now.env ?? []).slice(0, c.env?.length ?? 0)).toEqual(c.env ?? []);
+    } else {
+      expect(now.env).toEqual(c.env);
+    }
+  });
+  // No volume for nothing: each added one is mounted, or is the shared dir the CNI looks up.
+  for (const v of volumes.slice(before.volumes?.length ?? 0)) {
+    expect(v.name === 'shared-dir' || after.containers.some((c) => c.volumeMounts?.some((m) => m.name === v.name))).toBe(true);
+  }
+}
 
 describe('planPatch (property)', () => {
-  it('returns add ops that apply and are idempotent, or names a conflict', () => {
+  it.each(Object.entries(planners))('%s: refuses exactly the pods with a real conflict, and patches every other one as needed, once', (name, plan) => {
+    const socketDirs = name !== 'default';
+    let patchedSome = false;
     fc.assert(
       fc.property(podArb, (pod) => {
         const result = plan(parsePod(pod), 'ns/p');
+        const conflicts = realConflicts(specOf(pod), socketDirs);
         if (!result.ok) {
-          expect(result.error.code).toBe('E_VOLUME_CONFLICT');
+          expect([...conflicts], result.error.message).toContain(result.error.code);
           return;
         }
+        expect([...conflicts], 'a pod with a real conflict is patched').toEqual([]);
         expect(result.ops.every((op) => op.op === 'add')).toBe(true);
-        // Every mount the patch adds at the OVS run directory is read-only.
-        const ovsMounts = result.ops.filter((op) => dir(String((op.value as Json)['mountPath'] ?? '')) === '/var/run/openvswitch');
-        expect(ovsMounts.every((op) => (op.value as Json)['readOnly'] === true)).toBe(true);
         const patched = fastJsonPatch.applyPatch(structuredClone(pod), structuredClone(result.ops) as fastJsonPatch.Operation[], true, false).newDocument as Json;
         // Our own applier (mutate --apply) agrees with the library.
         expect(applyAddOps(structuredClone(pod), result.ops)).toEqual(patched);
-
-        const again = plan(parsePod(patched), 'ns/p');
-        expect(again).toEqual({ ok: true, ops: [] });
-
-        const spec = patched['spec'] as Spec;
-        const names = (spec.volumes ?? []).map((v) => v.name);
-        expect(new Set(names).size).toBe(names.length);
-        for (const c of spec.containers) {
-          const paths = (c.volumeMounts ?? []).map((m) => dir(m.mountPath));
-          expect(new Set(paths).size).toBe(paths.length);
-          for (const m of c.volumeMounts ?? []) expect(names).toContain(m.name);
-        }
-        const compute = spec.containers.find((c) => c.name === 'compute');
-        const computePaths = (compute?.volumeMounts ?? []).map((m) => dir(m.mountPath));
-        expect(computePaths).toEqual(expect.arrayContaining(['/var/lib/cni/usrcni', '/var/run/openvswitch', '/etc/podnetinfo']));
-        expect(names).toContain('shared-dir');
+        expect({ ...patched, spec: undefined }).toEqual({ ...pod, spec: undefined });
+        expectPatchedAsNeeded(specOf(pod), specOf(patched), socketDirs);
+        expect(plan(parsePod(patched), 'ns/p')).toEqual({ ok: true, ops: [] });
+        patchedSome ||= result.ops.length > 0;
       }),
       { numRuns: 600 },
     );
+    expect(patchedSome).toBe(true);
   });
 });

@@ -125,14 +125,15 @@ export function planEnvVar(
 }
 
 /**
- * Step 4, the volumes to add: each wanted volume a target mounts by name, and the shared dir
- * always, since the userspace CNI looks it up by name even when it is mounted already. The pod's
- * own volume of that name is kept when it can serve; another source is E_VOLUME_CONFLICT.
+ * Step 4, the volumes to add: each wanted volume a target mounts by name. That includes the
+ * shared dir whenever there is no conflict, since no other volume may stand in for it (the
+ * userspace CNI looks it up by name). The pod's own volume of that name is kept when it can
+ * serve; another source is E_VOLUME_CONFLICT.
  */
 function planVolumes(wanted: readonly WantedVolume[], mounted: ReadonlySet<WantedVolume>, volumes: Pod['spec']['volumes'], podRef: string): JsonPatchOp[] | WebhookError {
   const ops: JsonPatchOp[] = [];
   for (const w of wanted) {
-    if (!mounted.has(w) && w.role !== 'sharedDir') continue;
+    if (!mounted.has(w)) continue;
     const existing = findVolume(volumes, w.name);
     if (existing === undefined) {
       if (volumes == null && ops.length === 0) ops.push({ op: 'add', path: pointer('spec', 'volumes'), value: [] });
