@@ -13,17 +13,14 @@ import { allowedSocketDirs } from './socket-path.js';
 import { parseVmi, type Vmi } from './vmi.js';
 import { emitInterfaces, rewriteDomain } from './xml/index.js';
 
-export { isVhostUserInterface } from './binding.js';
-export * from './contract.js';
+export * from './shared.js';
 export { ConverterError, isConverterError, type ConverterErrorCode, type ConverterErrorDetails } from './errors.js';
 export type { LibvirtSourceMode, PciAddress, ResolvedInterface, SocketLink, VirtioModel } from './model.js';
 export { ConverterConfigSchema, parseConverterConfig, type ConverterConfig, type ConverterConfigInput } from './config.js';
 export { formatDownwardApiFile, parseDownwardApiFile } from './podnetinfo/parse.js';
 export { quoteGoString, unquoteGoString } from './podnetinfo/go-quote.js';
 export { readPodAnnotationsFile, waitForPodAnnotations } from './podnetinfo/read.js';
-export { ANNOTATION } from './annotations/keys.js';
 export { parseNetworkStatus, type NetworkStatusEntry } from './annotations/network-status.js';
-export { parseNetworksAnnotation, type NetworkSelection } from './annotations/networks.js';
 export { parseConfigurationData, type ConfigurationDataEntry } from './annotations/configuration-data.js';
 export { parseNetworkInfo, type NetworkInfoInterface } from './annotations/network-info.js';
 export { readPodAnnotations, type PodAnnotations } from './annotations/pod-annotations.js';

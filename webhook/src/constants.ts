@@ -1,7 +1,6 @@
 // Pure. Names and defaults the webhook shares with KubeVirt, the userspace CNI and the converter.
 // The volume defaults are those of the KubeVirt DPDK patch series the project replaces (seed 002).
-import { ANNOTATION } from '../../converter/src/annotations/keys.js';
-import { PODINFO_DIR, SHARED_DIR, SHARED_DIR_VOLUME } from '../../converter/src/contract.js';
+import { ANNOTATION, PODINFO_DIR, SHARED_DIR, SHARED_DIR_VOLUME } from '../../converter/src/shared.js';
 
 /** Label every KubeVirt launcher pod carries (pkg/virt-controller/services/template.go). */
 export const LAUNCHER_LABEL_KEY = 'kubevirt.io';
@@ -11,7 +10,7 @@ export const LAUNCHER_LABEL_VALUE = 'virt-launcher';
 export const COMPUTE_CONTAINER = 'compute';
 
 /** What the webhook mounts and sets is what the sidecar reads: one definition (converter/src/contract.ts). */
-export { BINDING_NAME_ENV as BINDING_PLUGIN_ENV, DEFAULT_BINDING_NAMES, SOCKET_DIRS_ENV, socketDirProblem } from '../../converter/src/contract.js';
+export { BINDING_NAME_ENV as BINDING_PLUGIN_ENV, DEFAULT_BINDING_NAMES, SOCKET_DIRS_ENV, socketDirProblem } from '../../converter/src/shared.js';
 
 /** Owner kinds accepted as "created by KubeVirt for a VMI". */
 export const VMI_KIND = 'VirtualMachineInstance';

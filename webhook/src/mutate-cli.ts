@@ -3,7 +3,7 @@
 import { readFile } from 'node:fs/promises';
 import { parseAllDocuments } from 'yaml';
 import { decideAdmission } from './admission/decide.js';
-import { unwrapVirtualMachine } from '../../converter/src/vmi.js';
+import { unwrapVirtualMachine } from '../../converter/src/shared.js';
 import { vmiControllerRef } from './admission/launcher.js';
 import { parsePod, type AdmissionRequest } from './admission/review.js';
 import { MUTATION_OPTIONS, parseFlags, toMutationConfig, validateFlags, type OptionSpec } from './config.js';

@@ -5,8 +5,7 @@
 // Which NADs may be read is decided by the VMI alone, never by the pod: the VMI owner writes the
 // pod's `k8s.v1.cni.cncf.io/networks` annotation (KubeVirt copies VMI annotations), so a list
 // taken from there would let them make the webhook read any number of NADs, in any namespace.
-import { parseNadName } from '../../../converter/src/annotations/nad-name.js';
-import { isVhostUserInterface } from '../../../converter/src/binding.js';
+import { isVhostUserInterface, parseNadName } from '../../../converter/src/shared.js';
 import { ourSidecarReason, type SidecarRecognition } from '../mutate/sidecar.js';
 import { record } from '../mutate/volumes.js';
 import { withDeadline, type KubeObject, type Lookups } from '../k8s/sources.js';
