@@ -4,7 +4,7 @@
 // requests finish, then resolves the exit code. runWebhook reads as the list of those steps.
 import type { Server as HttpsServer } from 'node:https';
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
-import { SERVER_TIMEOUTS, buildApp, type KeyPair } from './app.js';
+import { SERVER_TIMEOUTS, buildApp, type AppDeps, type KeyPair } from './app.js';
 import type { WebhookConfig } from './config.js';
 import type { WebhookError } from './errors.js';
 import { offlineLookups, type Lookups } from './k8s/sources.js';
@@ -85,7 +85,7 @@ function deferredLookups(): { lookups: Lookups; settle(real: Lookups): void } {
 }
 
 /** The app, and the switch that makes every later answer close its connection. */
-function buildServingApp(config: WebhookConfig, deps: Parameters<typeof buildApp>[1]): { app: FastifyInstance; startDraining(): void } {
+function buildServingApp(config: WebhookConfig, deps: AppDeps): { app: FastifyInstance; startDraining(): void } {
   const app = buildApp(config, deps);
   // While draining, every answer closes its connection, so a client sends its next request on
   // a new connection (to another replica) instead of racing the close of this one.
