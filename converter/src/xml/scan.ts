@@ -1,6 +1,10 @@
 // Pure. Reads a whole XML document into an element tree that remembers where every element and
 // attribute sits in the source text, so a rewrite can splice new text in and keep every other
-// byte. Strict where libxml2 (libvirt's parser) is strict and fast-xml-parser's validator is not.
+// byte. The parsing is saxes' (a maintained, conformant XML 1.0 parser that reports its position),
+// in place of the scanner written here before; this module only builds the tree from its events,
+// words its errors as E_DOMAIN_XML with line and column, and refuses what saxes accepts but a
+// domain must not hold (DOCTYPEs, lone surrogates, names outside the BMP).
+import { SaxesParser, type SaxesTagPlain } from 'saxes';
 import { ConverterError } from '../errors.js';
 
 export interface XmlAttr {
@@ -23,12 +27,12 @@ export interface XmlElement {
   /** Offset just past the element name in the start tag. */
   readonly nameEnd: number;
   /** Offset just past the start tag (`>` or `/>`). */
-  openEnd: number;
+  readonly openEnd: number;
   /** Offset of `</` (equals openEnd for a self-closing element). */
-  closeStart: number;
+  readonly closeStart: number;
   /** Offset just past the element. */
-  end: number;
-  selfClosing: boolean;
+  readonly end: number;
+  readonly selfClosing: boolean;
 }
 
 export interface XmlDocument {
@@ -37,14 +41,15 @@ export interface XmlDocument {
   readonly newline: '\n' | '\r\n';
 }
 
-const REFERENCE = /&(?:(lt|gt|amp|apos|quot)|#([0-9]+)|#x([0-9a-fA-F]+));/y;
-const NAMED: Record<string, string> = { lt: '<', gt: '>', amp: '&', apos: "'", quot: '"' };
-// Characters XML 1.0 forbids anywhere, even escaped.
-const NON_XML_CHAR = /[\x00-\x08\x0B\x0C\x0E-\x1F\uFFFE\uFFFF\p{Cs}]/u;
-
-function isXmlChar(cp: number): boolean {
-  return cp === 0x9 || cp === 0xa || cp === 0xd || (cp >= 0x20 && cp <= 0xd7ff) || (cp >= 0xe000 && cp <= 0xfffd) || (cp >= 0x10000 && cp <= 0x10ffff);
-}
+// Forced 1.0: a declaration saying 1.1 would make saxes take U+0085 and U+2028 for line breaks.
+type Options = { xmlns: false; forceXMLVersion: true; defaultXMLVersion: '1.0' };
+const OPTIONS: Options = { xmlns: false, forceXMLVersion: true, defaultXMLVersion: '1.0' };
+const HINT = 'pass the domain XML as KubeVirt or virsh dumpxml writes it';
+const DOCTYPE = 'DOCTYPE and markup declarations are not accepted in a domain';
+const UNKNOWN_ENTITY = "'&' starts no entity this parser knows (only &lt; &gt; &amp; &apos; &quot; and &#N;)";
+// Characters XML 1.0 forbids anywhere, and every surrogate (pairs are let through below).
+const NON_XML_CHAR = /[\x00-\x08\x0B\x0C\x0E-\x1F\uFFFE\uFFFF\uD800-\uDFFF]/g;
+const SURROGATE = /[\uD800-\uDFFF]/;
 
 export function lineAndColumn(src: string, offset: number): { line: number; column: number } {
   const before = src.slice(0, offset);
@@ -52,92 +57,107 @@ export function lineAndColumn(src: string, offset: number): { line: number; colu
   return { line: before.split('\n').length, column: offset - lastBreak };
 }
 
+/**
+ * The offsets come from saxes' position at its events; the rewrite splices text at them and
+ * parses nothing after, so one that does not hold the markup it names stops the rewrite here.
+ */
+function misplaced(name: string, offset: number): never {
+  throw new ConverterError('E_DOMAIN_XML', `domain XML: <${name}> is not where the parser's position puts it (offset ${offset}; a converter bug)`, { hint: HINT });
+}
+
 function syntaxError(src: string, offset: number, problem: string): never {
   const { line, column } = lineAndColumn(src, offset);
-  throw new ConverterError('E_DOMAIN_XML', `domain XML line ${line}, column ${column}: ${problem}`, {
-    hint: 'pass the domain XML as KubeVirt or virsh dumpxml writes it',
-  });
-}
-
-/**
- * The first `code` in src[from, to), or -1. Not indexOf: with no such character left in the
- * document it would read on to the end for every attribute and text, making a scan quadratic.
- */
-function charIn(src: string, code: number, from: number, to: number): number {
-  for (let j = from; j < to; j++) if (src.charCodeAt(j) === code) return j;
-  return -1;
-}
-
-const AMPERSAND = 38;
-const LESS_THAN = 60;
-
-// Element and attribute names: XML 1.0's NameStartChar and NameChar within the BMP, the set
-// fast-xml-parser's validator accepts, so a name it refuses is refused here too (see
-// scanChecked in rewrite.ts). Tested by character code: a sticky regex allocates a match for every name.
-function isNameStart(c: number): boolean {
-  if (c < 0x80) return (c >= 97 && c <= 122) || (c >= 65 && c <= 90) || c === 95 /* _ */ || c === 58 /* : */;
-  return (
-    (c >= 0xc0 && c <= 0xd6) ||
-    (c >= 0xd8 && c <= 0xf6) ||
-    (c >= 0xf8 && c <= 0x2ff) ||
-    (c >= 0x370 && c <= 0x37d) ||
-    (c >= 0x37f && c <= 0x1fff) ||
-    (c >= 0x200c && c <= 0x200d) ||
-    (c >= 0x2070 && c <= 0x218f) ||
-    (c >= 0x2c00 && c <= 0x2fef) ||
-    (c >= 0x3001 && c <= 0xd7ff) ||
-    (c >= 0xf900 && c <= 0xfdcf) ||
-    (c >= 0xfdf0 && c <= 0xfffd)
-  );
-}
-
-function isNameChar(c: number): boolean {
-  if (c < 0x80) return isNameStart(c) || (c >= 48 && c <= 57) || c === 45 /* - */ || c === 46 /* . */;
-  return isNameStart(c) || c === 0xb7 || (c >= 0x300 && c <= 0x36f) || (c >= 0x203f && c <= 0x2040);
+  throw new ConverterError('E_DOMAIN_XML', `domain XML line ${line}, column ${column}: ${problem}`, { hint: HINT });
 }
 
 const isSpace = (c: number): boolean => c === 32 || c === 10 || c === 9 || c === 13;
-/** Above this many attributes, duplicates are found with a set instead of by comparing with each. */
-const LINEAR_ATTRS = 8;
 
 /**
- * Decodes the five predefined entities and character references in src[from, to); anything else
- * is an error. `literal` maps the text between references (attribute-value normalization).
+ * Refuses the characters XML forbids with their code point, before saxes reads anything: saxes
+ * takes a lone high surrogate for the first half of a pair. Returns whether there are pairs,
+ * that is characters outside the BMP, which names must then be checked for.
  */
-function decodeReferences(src: string, from: number, to: number, literal: (text: string) => string = (t) => t): string {
-  let out = '';
-  let i = from;
-  while (i < to) {
-    const amp = charIn(src, AMPERSAND, i, to);
-    if (amp < 0) break;
-    out += literal(src.slice(i, amp));
-    REFERENCE.lastIndex = amp;
-    const m = REFERENCE.exec(src);
-    if (m === null || REFERENCE.lastIndex > to) syntaxError(src, amp, "'&' starts no entity this parser knows (only &lt; &gt; &amp; &apos; &quot; and &#N;)");
-    if (m[1] !== undefined) {
-      out += NAMED[m[1]];
-    } else {
-      const cp = Number.parseInt(m[2] ?? m[3] ?? '', m[2] !== undefined ? 10 : 16);
-      if (!isXmlChar(cp)) syntaxError(src, amp, `character reference ${m[0]} is not an XML character`);
-      out += String.fromCodePoint(cp);
+function checkCharacters(src: string): boolean {
+  let astral = false;
+  NON_XML_CHAR.lastIndex = 0;
+  for (let m = NON_XML_CHAR.exec(src); m !== null; m = NON_XML_CHAR.exec(src)) {
+    const at = m.index;
+    const c = src.charCodeAt(at);
+    const next = src.charCodeAt(at + 1);
+    if (c >= 0xd800 && c <= 0xdbff && next >= 0xdc00 && next <= 0xdfff) {
+      astral = true;
+      NON_XML_CHAR.lastIndex = at + 2;
+      continue;
     }
-    i = REFERENCE.lastIndex;
+    syntaxError(src, at, `character U+${c.toString(16).toUpperCase().padStart(4, '0')} is not allowed in XML`);
   }
-  return out + literal(src.slice(i, to));
+  return astral;
 }
 
-// Attribute-value normalization (XML 1.0 section 3.3.3): literal line breaks and tabs become spaces.
-const normalizeSpaces = (text: string): string => text.replace(/\r\n|[\r\n\t]/g, ' ');
+/**
+ * The attributes of a start tag saxes has accepted, from just past its name: `name = 'value'`
+ * with optional blanks. Only offsets are read here, as saxes checked the syntax; a value is its
+ * own text unless it holds a reference, tab or line break, which saxes then decodes. Without
+ * `decode` (for messages about a start tag saxes refused), values are left empty.
+ */
+function readAttributes(src: string, from: number, decode = true): XmlAttr[] {
+  const attrs: XmlAttr[] = [];
+  let i = from;
+  for (;;) {
+    while (isSpace(src.charCodeAt(i))) i++;
+    const start = i;
+    let c = src.charCodeAt(i);
+    if (Number.isNaN(c) || c === 62 /* > */ || c === 47 /* / */) return attrs;
+    while (!isSpace(c) && c !== 61 /* = */ && !Number.isNaN(c)) c = src.charCodeAt(++i);
+    const name = src.slice(start, i);
+    while (src.charCodeAt(i) !== 61 && i < src.length) i++;
+    i++;
+    while (isSpace(src.charCodeAt(i))) i++;
+    const quote = src.charCodeAt(i);
+    let plain = true;
+    let j = i + 1;
+    for (; j < src.length && (c = src.charCodeAt(j)) !== quote; j++) if (c === 38 /* & */ || c === 9 || c === 10 || c === 13) plain = false;
+    const value = !decode ? '' : plain ? src.slice(i + 1, j) : decodedValue(src.slice(i, j + 1));
+    i = j + 1;
+    attrs.push({ name, value, start, end: i });
+  }
+}
+
+/** saxes' value for `quoted`, an attribute value with its quotes. */
+function decodedValue(quoted: string): string {
+  let value = '';
+  const parser = new SaxesParser<Options>(OPTIONS);
+  parser.on('opentag', (tag) => void (value = tag.attributes['v'] ?? ''));
+  parser.write(`<a v=${quoted}/>`).close();
+  return value;
+}
+
+/** Markup saxes reports to no handler here, each with what ends it. */
+const SKIPPED: readonly (readonly [string, string])[] = [
+  ['<!--', '-->'],
+  ['<![CDATA[', ']]>'],
+  ['<?', '?>'],
+];
+
+/** What to say about markup at `lt` that the text ends inside of. */
+function unfinishedMarkup(src: string, lt: number): string {
+  if (src.startsWith('<!--', lt)) return 'comment is never closed';
+  if (src.startsWith('<![CDATA[', lt)) return 'CDATA section is never closed';
+  if (src.startsWith('<!', lt)) return DOCTYPE;
+  if (src.startsWith('<?', lt)) return 'processing instruction is never closed';
+  if (src.startsWith('</', lt)) return 'an end tag is never closed';
+  return `<${/^[^\s/>]*/.exec(src.slice(lt + 1, lt + 200))?.[0] ?? ''}> is never closed`;
+}
 
 // Shared by every element without children until its first one: most elements are leaves.
 const NO_CHILDREN: XmlElement[] = [];
 
 /**
- * An element as scanned. Its attributes are read again from the start tag on first use: the
- * rewrite asks for those of a few elements only, and a tree that holds every attribute of a large
- * domain as objects is twice the size, copied by the garbage collector while the scan runs.
+ * An element as saxes read it. Its attributes are read again from the start tag on first use: the
+ * rewrite asks for those of a few elements only, and a tree that keeps saxes' attribute map of
+ * every element is copied by the garbage collector while the parse runs.
  */
-class ScannedElement implements XmlElement {
+class ParsedElement implements XmlElement {
   openEnd = 0;
   closeStart = 0;
   end = 0;
@@ -148,7 +168,7 @@ class ScannedElement implements XmlElement {
   constructor(
     private readonly src: string,
     readonly name: string,
-    readonly parent: ScannedElement | null,
+    readonly parent: ParsedElement | null,
     readonly start: number,
     readonly nameEnd: number,
   ) {}
@@ -159,233 +179,211 @@ class ScannedElement implements XmlElement {
   }
 
   get attrs(): XmlAttr[] {
-    this.attributes ??= new Scanner(this.src, true, true).attributesOf(this);
+    this.attributes ??= readAttributes(this.src, this.nameEnd);
     return this.attributes;
   }
 }
 
-class Scanner {
-  private i = 0;
-  private readonly stack: ScannedElement[] = [];
-  private root: ScannedElement | null = null;
-  /** Attribute names of the start tag being read. */
-  private readonly tagAttrNames: string[] = [];
-  /** The same names as a set, once there are more than LINEAR_ATTRS (made then: rarely needed). */
-  private attrNames: Set<string> | undefined;
+/** Builds the tree from saxes' events; throws E_DOMAIN_XML for its errors and for ours. */
+class TreeBuilder {
+  private readonly parser = new SaxesParser<Options>(OPTIONS);
+  /** The innermost element whose end tag is still to come. */
+  private open: ParsedElement | null = null;
+  private root: ParsedElement | null = null;
+  /** The element whose start tag saxes read last (the one its attribute errors concern). */
+  private current: ParsedElement | null = null;
+  /** Offset just past the last tag saxes reported. */
+  private cursor = 0;
 
-  /**
-   * `build` false checks the text without keeping a tree: elements are no longer referenced once
-   * closed, so the garbage collector has nothing to copy. `values` makes attribute() return the
-   * attribute (for ScannedElement.attrs); a scan only checks them.
-   */
   constructor(
     private readonly src: string,
-    private readonly build = true,
-    private readonly values = false,
-  ) {}
-
-  /** The attributes of `el`, whose start tag an earlier scan has checked. */
-  attributesOf(el: XmlElement): XmlAttr[] {
-    const attrs: XmlAttr[] = [];
-    this.i = el.nameEnd;
-    while (this.space() && this.src[this.i] !== '>' && !this.src.startsWith('/>', this.i)) {
-      const a = this.attribute(el);
-      if (a !== undefined) attrs.push(a);
-    }
-    return attrs;
+    private readonly astral: boolean,
+  ) {
+    // Five handlers, no more: saxes keeps them as properties that on() adds to the parser, and
+    // from the eighth on V8 makes it a dictionary-mode object that parses seven times slower.
+    const p = this.parser;
+    p.on('opentagstart', (tag) => this.openTagStart(tag.name));
+    p.on('opentag', (tag) => this.openTag(tag));
+    p.on('closetag', (tag) => this.closeTag(tag));
+    // Reported at its end, before any content: saxes defines no entity from it, and none is read.
+    p.on('doctype', () => syntaxError(this.src, this.openMarkup(0, false)?.[0] ?? 0, DOCTYPE));
+    p.on('error', (err) => this.fail(err.message.replace(/^\d+:\d+: /, '')));
   }
 
-  scan(): XmlDocument {
+  build(): XmlDocument {
+    this.parser.write(this.src).close();
+    const { root } = this;
+    if (root === null) syntaxError(this.src, 0, 'there is no root element');
+    return { root, newline: this.src.includes('\r\n') ? '\r\n' : '\n' };
+  }
+
+  /** Names outside the BMP: XML 1.0 allows them, the validator and tree of tree.ts refuse them. */
+  private checkName(name: string, offset: number, what: string): void {
+    if (SURROGATE.test(name)) syntaxError(this.src, offset, `${what} has a name character outside the Basic Multilingual Plane`);
+  }
+
+  private openTagStart(name: string): void {
+    const { src, open } = this;
+    // saxes reports this after reading the character that ends the name (two for CR LF).
+    const at = this.parser.position;
+    const nameEnd = src.charCodeAt(at - 1) === 10 && src.charCodeAt(at - 2) === 13 ? at - 2 : at - 1;
+    const start = nameEnd - name.length - 1;
+    if (src.charCodeAt(start) !== 60 /* < */) misplaced(name, start);
+    if (open === null && this.root !== null) syntaxError(src, start, 'there is content after the root element');
+    if (this.astral) this.checkName(name, start + 1, `element <${name}>`);
+    const el = new ParsedElement(src, name, open, start, nameEnd);
+    if (open === null) this.root = el;
+    else open.addChild(el);
+    this.current = el;
+  }
+
+  private openTag(tag: SaxesTagPlain): void {
+    const el = this.current;
+    if (el === null) return;
+    el.openEnd = this.cursor = this.parser.position;
+    if (this.src.charCodeAt(el.openEnd - 1) !== 62 /* > */) misplaced(el.name, el.openEnd);
+    if (this.astral) for (const name in tag.attributes) this.checkName(name, el.start, `attribute '${name}' of <${el.name}>`);
+    el.selfClosing = tag.isSelfClosing;
+    if (el.selfClosing) el.closeStart = el.end = el.openEnd;
+    else this.open = el;
+  }
+
+  /** Offset of the `</` of the end tag that ends at `end` (`</name S?>`), read back from the text. */
+  private endTagStart(end: number): number {
     const { src } = this;
-    // One pass over the whole text is cheaper than checking every text and attribute run.
-    const bad = NON_XML_CHAR.exec(src);
-    if (bad !== null) syntaxError(src, bad.index, `character U+${bad[0].codePointAt(0)?.toString(16).toUpperCase().padStart(4, '0')} is not allowed in XML`);
-    // A byte-order mark is kept (offsets count it) but is not content.
-    if (src.startsWith('\uFEFF')) this.i = 1;
-    while (this.i < src.length) {
-      if (src[this.i] === '<') this.markup();
-      else this.text();
-    }
-    const open = this.stack.at(-1);
-    if (open !== undefined) syntaxError(src, open.start, `<${open.name}> is never closed`);
-    if (this.root === null) syntaxError(src, 0, 'there is no root element');
-    return { root: this.root, newline: src.includes('\r\n') ? '\r\n' : '\n' };
+    let j = end - 1;
+    while (isSpace(src.charCodeAt(j - 1))) j--;
+    while (j > 0 && src.charCodeAt(j - 1) !== 47 /* / */) j--;
+    return j - 2;
   }
 
-  private skipTo(token: string, from: number, what: string): number {
-    const at = this.src.indexOf(token, from);
-    if (at < 0) syntaxError(this.src, this.i, `${what} is never closed`);
-    return at;
-  }
-
-  private markup(): void {
-    const { src, i } = this;
-    // Most markup is a start or end tag: one character tells them from the rest.
-    const next = src.charCodeAt(i + 1);
-    if (next === 47 /* / */) {
-      this.endTag();
-    } else if (next !== 33 /* ! */ && next !== 63 /* ? */) {
-      this.startTag();
-    } else if (src.startsWith('<!--', i)) {
-      const close = this.skipTo('-->', i + 4, 'comment');
-      if (src.slice(i + 4, close).includes('--') || src[close - 1] === '-') syntaxError(src, i, "a comment contains '--'");
-      this.i = close + 3;
-    } else if (src.startsWith('<![CDATA[', i)) {
-      if (this.stack.length === 0) syntaxError(src, i, 'CDATA outside the root element');
-      this.i = this.skipTo(']]>', i + 9, 'CDATA section') + 3;
-    } else if (src.startsWith('<!', i)) {
-      // Neither KubeVirt nor libvirt writes one, and entity declarations would make values differ
-      // between this scanner and libxml2: refuse rather than guess.
-      syntaxError(src, i, 'DOCTYPE and markup declarations are not accepted in a domain');
-    } else if (src.startsWith('<?', i)) {
-      const close = this.skipTo('?>', i + 2, 'processing instruction');
-      const isDecl = /^<\?xml[ \t\r\n?]/i.test(src.slice(i, i + 6));
-      if (isDecl && i !== (src.startsWith('\uFEFF') ? 1 : 0)) syntaxError(src, i, 'the XML declaration is not at the very start');
-      this.i = close + 2;
-    }
-  }
-
-  /** The name at the cursor, or null (the caller names what it expected). */
-  private name(): string | null {
+  private closeTag(tag: SaxesTagPlain): void {
+    const el = this.open;
+    if (tag.isSelfClosing || el === null) return;
     const { src } = this;
-    const start = this.i;
-    if (start >= src.length || !isNameStart(src.charCodeAt(start))) return null;
-    let j = start + 1;
-    while (j < src.length && isNameChar(src.charCodeAt(j))) j++;
-    this.i = j;
-    return src.slice(start, j);
-  }
-
-  private space(): boolean {
-    const { src } = this;
-    const start = this.i;
-    while (this.i < src.length && isSpace(src.charCodeAt(this.i))) this.i++;
-    return this.i > start;
-  }
-
-  private endTag(): void {
-    const start = this.i;
-    this.i += 2;
-    const name = this.name() ?? syntaxError(this.src, this.i, 'expected an element name after </');
-    this.space();
-    if (this.src[this.i] !== '>') syntaxError(this.src, this.i, `expected '>' to end </${name}>`);
-    this.i += 1;
-    const open = this.stack.pop();
-    if (open === undefined) syntaxError(this.src, start, `</${name}> closes nothing`);
-    if (open.name !== name) syntaxError(this.src, start, `</${name}> does not close <${open.name}>`);
-    open.closeStart = start;
-    open.end = this.i;
-  }
-
-  /** `<name attr='v' ...>` or `/>`; attribute values may hold `>` but, as in libxml2, never `<`. */
-  private startTag(): void {
-    const { src } = this;
-    const start = this.i;
-    if (this.root !== null && this.stack.length === 0) syntaxError(src, start, 'there is content after the root element');
-    this.i += 1;
-    const name = this.name() ?? syntaxError(src, this.i, 'expected an element name after <');
-    const parent = this.stack.at(-1) ?? null;
-    const { build } = this;
-    const el = new ScannedElement(src, name, parent, start, this.i);
-    this.tagAttrNames.length = 0;
-    this.attrNames?.clear();
-    for (;;) {
-      const spaced = this.space();
-      if (src[this.i] === '>' || src.startsWith('/>', this.i)) break;
-      if (this.i >= src.length) syntaxError(src, start, `<${name}> is never closed`);
-      if (!spaced) syntaxError(src, this.i, `expected whitespace before an attribute of <${name}>`);
-      this.attribute(el);
+    const end = (this.cursor = this.parser.position);
+    if (src.charCodeAt(end - 1) !== 62 /* > */) misplaced(el.name, end);
+    let nameEnd = end - 1;
+    while (isSpace(src.charCodeAt(nameEnd - 1))) nameEnd--;
+    const closeStart = nameEnd - el.name.length - 2;
+    // saxes calls this for the innermost open element before it compares the names.
+    if (src.charCodeAt(closeStart + 1) !== 47 /* / */ || src.charCodeAt(closeStart) !== 60 /* < */ || !src.startsWith(el.name, closeStart + 2)) {
+      const actual = this.endTagStart(end);
+      syntaxError(src, actual, `</${src.slice(actual + 2, nameEnd)}> does not close <${el.name}>`);
     }
-    el.selfClosing = src[this.i] === '/';
-    this.i += el.selfClosing ? 2 : 1;
-    el.openEnd = this.i;
-    if (parent === null) this.root = el;
-    else if (build) parent.addChild(el);
-    if (el.selfClosing) {
-      el.closeStart = el.end = el.openEnd;
-    } else {
-      this.stack.push(el);
-    }
-  }
-
-  /** Reads and checks one attribute; returns it only when reading `values`. */
-  private attribute(el: XmlElement): XmlAttr | undefined {
-    const { src } = this;
-    const start = this.i;
-    const name = this.name() ?? syntaxError(src, this.i, `expected an attribute name in <${el.name}>`);
-    if (this.seenAttribute(name)) syntaxError(src, start, `attribute '${name}' appears twice in <${el.name}>`);
-    this.space();
-    if (src[this.i] !== '=') syntaxError(src, this.i, `attribute '${name}' of <${el.name}> has no value`);
-    this.i += 1;
-    this.space();
-    const quote = src[this.i];
-    if (quote !== '"' && quote !== "'") syntaxError(src, this.i, `the value of attribute '${name}' is not quoted`);
-    const close = src.indexOf(quote, this.i + 1);
-    if (close < 0) syntaxError(src, this.i, `attribute '${name}' is never closed`);
-    // One pass finds a '<' (refused) and tells whether the value needs decoding at all; most
-    // values need none and are then the source text itself.
-    let plain = true;
-    for (let j = this.i + 1; j < close; j++) {
-      const c = src.charCodeAt(j);
-      if (c === LESS_THAN) syntaxError(src, j, `'<' inside the value of attribute '${name}'`);
-      if (c === AMPERSAND || c === 9 || c === 10 || c === 13) plain = false;
-    }
-    // Decoding also checks the references, so it runs when only checking too.
-    const from = this.i + 1;
-    const decoded = plain ? undefined : decodeReferences(src, from, close, normalizeSpaces);
-    this.i = close + 1;
-    if (!this.values) return undefined;
-    return { name, value: decoded ?? src.slice(from, close), start, end: this.i };
+    el.closeStart = closeStart;
+    el.end = end;
+    this.open = el.parent;
   }
 
   /**
-   * Whether the start tag being read already has an attribute `name` (else it now has). A few
-   * names are compared one by one (no set to fill for the usual element); past LINEAR_ATTRS a
-   * set keeps the start tag linear.
+   * From `from`, past finished comments, CDATA sections and processing instructions (saxes
+   * reports them to no handler here), the first markup that is something else or is never
+   * finished, with what to say about it if it is unfinished; with `entities`, an earlier
+   * reference that no ';' ever ends (saxes reads it to the end of the text, over any markup).
    */
-  private seenAttribute(name: string): boolean {
-    const names = this.tagAttrNames;
-    if (names.length < LINEAR_ATTRS) {
-      if (names.includes(name)) return true;
-    } else {
-      const set = (this.attrNames ??= new Set());
-      if (set.size === 0) for (const n of names) set.add(n);
-      if (set.has(name)) return true;
-      set.add(name);
+  private openMarkup(from: number, entities: boolean): [number, string] | undefined {
+    const { src } = this;
+    let amp = entities ? src.indexOf('&', Math.max(from, src.lastIndexOf(';') + 1)) : -1;
+    for (let i = from; ; ) {
+      const lt = src.indexOf('<', i);
+      if (amp >= 0 && amp < i) amp = src.indexOf('&', i);
+      if (amp >= 0 && (lt < 0 || amp < lt)) return [amp, UNKNOWN_ENTITY];
+      if (lt < 0) return undefined;
+      const closer = SKIPPED.find(([open]) => src.startsWith(open, lt));
+      const close = closer === undefined ? -1 : src.indexOf(closer[1], lt + closer[0].length);
+      if (closer === undefined || close < 0) return [lt, unfinishedMarkup(src, lt)];
+      i = close + closer[1].length;
     }
-    names.push(name);
-    return false;
   }
 
-  /** Character data: references must resolve, and outside the root only whitespace may appear. */
-  private text(): void {
+  /** Throws E_DOMAIN_XML for a saxes error, in this module's words where it has them. */
+  private fail(problem: string): never {
     const { src } = this;
-    const next = src.indexOf('<', this.i);
-    const end = next < 0 ? src.length : next;
-    if (this.stack.length === 0) {
-      if (!/^[ \t\r\n]*$/.test(src.slice(this.i, end))) syntaxError(src, this.i, 'text outside the root element');
-    } else {
-      decodeReferences(src, this.i, end);
-      const cdataEnd = src.slice(this.i, end).indexOf(']]>');
-      if (cdataEnd >= 0) syntaxError(src, this.i + cdataEnd, "']]>' in text");
+    const at = Math.max(0, this.parser.position - 1);
+    const el = this.current;
+    const inTag = `<${el?.name ?? ''}>`;
+    // Errors at the end of the text (saxes' end()): name the markup left open.
+    if (problem.startsWith('unclosed tag: ') || problem === 'unexpected end.' || problem === 'document must contain a root element.') {
+      const left = this.openMarkup(this.cursor, true);
+      if (left !== undefined) syntaxError(src, left[0], left[1]);
+      const { open } = this;
+      if (open !== null) syntaxError(src, open.start, `<${open.name}> is never closed`);
+      syntaxError(src, 0, 'there is no root element');
     }
-    this.i = end;
+    // A DOCTYPE saxes stopped in before reporting it.
+    const prolog = this.root === null ? this.openMarkup(0, false) : undefined;
+    if (prolog !== undefined && src.startsWith('<!DOCTYPE', prolog[0])) syntaxError(src, prolog[0], DOCTYPE);
+    switch (problem) {
+      case 'disallowed character.': {
+        // checkCharacters has refused every other character saxes refuses with this message.
+        if (src.charCodeAt(at) !== 60 || el === null) break;
+        const inValue = readAttributes(src, el.nameEnd, false).find((a) => a.end > at);
+        syntaxError(src, at, `'<' inside the value of attribute '${inValue?.name ?? '?'}' of ${inTag}`);
+      }
+      case 'undefined entity.':
+      case 'disallowed character in entity name.':
+      case 'empty entity name.':
+        syntaxError(src, src.lastIndexOf('&', at), UNKNOWN_ENTITY);
+      case 'malformed character entity.': {
+        const amp = src.lastIndexOf('&', at);
+        syntaxError(src, amp, `character reference ${src.slice(amp, at + 1)} is not an XML character`);
+      }
+      case 'malformed comment.':
+        syntaxError(src, at, "a comment contains '--'");
+      case 'text data outside of root node.':
+        if (src.startsWith('<![CDATA[', at - 8)) syntaxError(src, at - 8, 'CDATA outside the root element');
+        syntaxError(src, at, 'text outside the root element');
+      case 'documents may contain only one root.':
+        syntaxError(src, at, 'there is content after the root element');
+      case 'incorrect syntax.':
+      case 'inappropriately located doctype declaration.':
+        syntaxError(src, src.lastIndexOf('<!', at), DOCTYPE);
+      case 'an XML declaration must be at the start of the document.':
+      case 'the XML declaration must appear at the start of the document.':
+        syntaxError(src, src.lastIndexOf('<?', at), 'the XML declaration is not at the very start');
+      case 'the string "]]>" is disallowed in char data.':
+        syntaxError(src, at - 2, "']]>' in text");
+      case 'disallowed character in tag name':
+        syntaxError(src, at, 'expected an element name after <');
+      case 'disallowed character in tag name.':
+        syntaxError(src, at, `unexpected character '${String.fromCodePoint(src.codePointAt(at) ?? 0)}' after the name in ${inTag}`);
+      case 'disallowed character in attribute name.':
+        syntaxError(src, at, `expected an attribute name in ${inTag}`);
+      case 'no whitespace between attributes.':
+        syntaxError(src, at, `expected whitespace before an attribute of ${inTag}`);
+      case 'attribute without value.':
+        syntaxError(src, at, `an attribute of ${inTag} has no value`);
+      case 'unquoted attribute value.':
+        syntaxError(src, at, `an attribute value of ${inTag} is not quoted`);
+      case 'forward-slash in opening tag not followed by >.':
+        syntaxError(src, at, `expected '>' after '/' in ${inTag}`);
+      case 'weird empty close tag.':
+        syntaxError(src, at, 'expected an element name after </');
+      case 'disallowed character in closing tag.':
+        syntaxError(src, at, "expected '>' to end an end tag");
+      default:
+    }
+    const duplicate = /^duplicate attribute: (.*)\.$/s.exec(problem);
+    if (duplicate !== null && el !== null) {
+      // saxes finds it at the end of the start tag; the second occurrence is where it went wrong.
+      const second = readAttributes(src, el.nameEnd, false).filter((a) => a.name === duplicate[1])[1];
+      syntaxError(src, second?.start ?? at, `attribute '${duplicate[1]}' appears twice in ${inTag}`);
+    }
+    const unmatched = /^unmatched closing tag: (.*)\.$/s.exec(problem);
+    if (unmatched !== null) syntaxError(src, this.endTagStart(at + 1), `</${unmatched[1]}> closes nothing`);
+    syntaxError(src, at, problem.replace(/\.$/, ''));
   }
 }
 
 /**
- * Scans `src` into an element tree with source offsets. Throws E_DOMAIN_XML with line and column
+ * Parses `src` into an element tree with source offsets. Throws E_DOMAIN_XML with line and column
  * for anything that is not well-formed XML, and for DOCTYPEs, which no domain carries.
  *
  * @example scanDocument("<domain><devices/></domain>").root.children[0]?.name // 'devices'
  */
 export function scanDocument(src: string): XmlDocument {
-  return new Scanner(src).scan();
-}
-
-/** Throws as scanDocument does, without building the tree: for text that is only checked. */
-export function checkDocument(src: string): void {
-  new Scanner(src, false).scan();
+  return new TreeBuilder(src, checkCharacters(src)).build();
 }
 
 /** The value of attribute `name`, or undefined. */

@@ -1,5 +1,5 @@
-// Pure. The one module that imports fast-xml-parser: its validator is the first check on input
-// (good line/column messages), and its order-preserving tree lets callers and tests compare documents.
+// Pure. The one module that imports fast-xml-parser, for its order-preserving tree, with which
+// callers and tests compare documents. The rewrite does not use it: saxes (scan.ts) reads domains.
 import { XMLParser, XMLValidator } from 'fast-xml-parser';
 import { ConverterError } from '../errors.js';
 
