@@ -1,24 +1,30 @@
 // Pure. zod schemas for the part of an AdmissionReview v1 (and of its Pod) that the webhook reads:
 // parsed once here, at the edge, and trusted as typed values everywhere after.
-// Loose objects: unknown fields pass through by reference, unchecked, and are never re-serialized.
 import { z } from 'zod';
 import { ADMISSION_API_VERSION, ADMISSION_KIND } from '../constants.js';
 import { WebhookError } from '../errors.js';
 
+// The parsed values hold only the fields a decision reads (z.object drops the rest), because a
+// parse allocates whatever it returns, inside the handler, where the chart's 1 MiB young
+// generation turns allocation into scavenges: with loose objects copying every field, a patched
+// launcher pod allocated 27.7 KiB per request and the handler p99 was 0.68-0.71 ms; without
+// what nothing reads, 20.5 KiB and 0.35-0.47 ms (bench/run.js webhook, two runs each, on a 2-core
+// machine 3.5 times slower than the README's). The pod as sent stays the request's `object`: the
+// patch is made of indexes into it, and `mutate --apply` patches it.
 const strings = z.record(z.string(), z.string());
 
-// valueFrom is only tested for presence (plan.ts), so the loose object carries it unchecked.
-const EnvVar = z.looseObject({ name: z.string(), value: z.string().optional() });
-const VolumeMount = z.looseObject({ name: z.string(), mountPath: z.string() });
-const Container = z.looseObject({
+// valueFrom is only tested for presence (plan.ts), so it is not checked further.
+const EnvVar = z.object({ name: z.string(), value: z.string().optional(), valueFrom: z.unknown().optional() });
+const VolumeMount = z.object({ name: z.string(), mountPath: z.string() });
+const Container = z.object({
   name: z.string(),
   image: z.string().nullish(),
   env: z.array(EnvVar).nullish(),
   volumeMounts: z.array(VolumeMount).nullish(),
 });
-// A volume's source is read by the role that may accept it (volumes.ts): only the name is common.
+// Loose: the source, whichever it is, is read by the role that may accept it (volumes.ts).
 const Volume = z.looseObject({ name: z.string() });
-const OwnerReference = z.looseObject({
+const OwnerReference = z.object({
   apiVersion: z.string(),
   kind: z.string(),
   name: z.string(),
@@ -26,15 +32,12 @@ const OwnerReference = z.looseObject({
   controller: z.boolean().nullish(),
 });
 
-// Only the fields a decision reads. zod copies every object it checks (a loose object key by key),
-// and annotations are never read but may hold 256 KiB: with them in this schema, a pod with
-// 256 KiB of annotations took 1.2 ms and 896 KiB to parse (p50, bench/review-parse.js), over
-// twice the 0.5 ms handler budget; without them 7.5 us and 22 KiB, as a plain launcher pod
-// (8 us, 15 KiB). The patch is built from indexes, so the copy never reaches the answer, and
-// `mutate --apply` patches the pod as it was read.
-export const PodSchema = z.looseObject({
+// Annotations are never read but may hold 256 KiB: with them in this schema, a pod with 256 KiB
+// of annotations took 1.2 ms and 896 KiB to parse (p50, bench/review-parse.js), over twice the
+// 0.5 ms handler budget; without them as long as a plain launcher pod.
+export const PodSchema = z.object({
   metadata: z
-    .looseObject({
+    .object({
       name: z.string().nullish(),
       generateName: z.string().nullish(),
       namespace: z.string().nullish(),
@@ -42,7 +45,7 @@ export const PodSchema = z.looseObject({
       ownerReferences: z.array(OwnerReference).nullish(),
     })
     .nullish(),
-  spec: z.looseObject({
+  spec: z.object({
     volumes: z.array(Volume).nullish(),
     containers: z.array(Container),
   }),
@@ -53,14 +56,14 @@ export type Container = z.infer<typeof Container>;
 export type Volume = z.infer<typeof Volume>;
 export type OwnerReference = z.infer<typeof OwnerReference>;
 
-const RequestSchema = z.looseObject({
+const RequestSchema = z.object({
   uid: z.string().min(1, 'expected a non-empty string'),
-  kind: z.looseObject({ group: z.string(), version: z.string(), kind: z.string() }),
+  kind: z.object({ group: z.string(), version: z.string(), kind: z.string() }),
   subResource: z.string().nullish(),
   operation: z.string(),
   namespace: z.string().nullish(),
   name: z.string().nullish(),
-  userInfo: z.looseObject({ username: z.string().nullish() }).nullish(),
+  userInfo: z.object({ username: z.string().nullish() }).nullish(),
   dryRun: z.boolean().nullish(),
   // Parsed by parsePod only when it is a Pod being created: other objects are allowed unread.
   object: z.unknown(),
@@ -68,7 +71,7 @@ const RequestSchema = z.looseObject({
 
 export type AdmissionRequest = z.infer<typeof RequestSchema>;
 
-const ReviewSchema = z.looseObject({
+const ReviewSchema = z.object({
   apiVersion: z.literal(ADMISSION_API_VERSION),
   kind: z.literal(ADMISSION_KIND),
   request: RequestSchema,

@@ -44,12 +44,10 @@ interface Target {
 }
 
 /**
- * Step 1, who gets what: compute mounts every wanted volume; our binding sidecar the shared dir,
- * where it makes the socket links at compute's path, and podinfo when inSidecars (it reads the
- * annotations), never the OVS run directory. Other containers get nothing.
+ * Step 1, who gets what: compute mounts every wanted volume, our binding sidecar `forSidecar`.
+ * Other containers get nothing.
  */
-function targetsOf(pod: Pod, wanted: readonly WantedVolume[], inSidecars: boolean, recognition: SidecarRecognition): Target[] {
-  const forSidecar = wanted.filter((w) => w.role === 'sharedDir' || (w.role === 'podinfo' && inSidecars));
+function targetsOf(pod: Pod, wanted: readonly WantedVolume[], forSidecar: readonly WantedVolume[], recognition: SidecarRecognition): Target[] {
   const targets: Target[] = [];
   pod.spec.containers.forEach((container, index) => {
     if (container.name === COMPUTE_CONTAINER) targets.push({ index, container, wants: wanted, sidecar: false });
@@ -159,7 +157,10 @@ function planVolumes(wanted: readonly WantedVolume[], mounted: ReadonlySet<Wante
  */
 export function createPlanner(settings: PlannerSettings): PlanPatch {
   const wanted = wantedVolumes(settings.volumes);
+  // Our sidecar makes the socket links in the shared dir, at compute's path, and reads the
+  // annotations from podinfo unless told not to; it never gets the OVS run directory.
   const inSidecars = settings.volumes.podinfo.inSidecars;
+  const forSidecar = wanted.filter((w) => w.role === 'sharedDir' || (w.role === 'podinfo' && inSidecars));
   const recognition: SidecarRecognition = { bindingNames: settings.bindingNames, sidecarImages: settings.sidecarImages ?? [] };
   const socketDirs = settings.sidecarSocketDirs ?? [];
   const socketDirsEnv = socketDirs.length === 0 ? undefined : Object.freeze({ name: SOCKET_DIRS_ENV, value: socketDirs.join(',') });
@@ -171,7 +172,7 @@ export function createPlanner(settings: PlannerSettings): PlanPatch {
     }
     const mounted = new Set<WantedVolume>();
     const containerOps: JsonPatchOp[] = [];
-    for (const t of targetsOf(pod, wanted, inSidecars, recognition)) {
+    for (const t of targetsOf(pod, wanted, forSidecar, recognition)) {
       const mounts = planMounts(t, pod.spec.volumes, podRef, mounted);
       if (mounts instanceof WebhookError) return { ok: false, error: mounts };
       containerOps.push(...mounts);
