@@ -81,14 +81,18 @@ async function refused(reason: 'budget' | 'evicted' | 'too_large'): Promise<numb
   return parseExposition(res.body).value('kubevirt_vhostuser_webhook_request_bodies_refused_total', { reason }) ?? Number.NaN;
 }
 
-/** Gives the server time to read what the uploads sent (not a timing assertion). */
-const settle = () => new Promise((r) => setTimeout(r, 300));
+/** Waits until the server holds `bytes` of bodies, however slow the machine (not a timing assertion). */
+const settle = (bytes: number) =>
+  new Promise<void>((resolve) => {
+    const poll = () => (h.app.bodyBudget.held >= bytes ? resolve() : setTimeout(poll, 20));
+    poll();
+  });
 
 describe('the body budget over HTTPS', () => {
   it('refuses at once, with 503 and Connection: close, a declared body that does not fit; cuts the oldest stalled upload when a new one needs room', async () => {
     const [budgetBefore, evictedBefore] = [await refused('budget'), await refused('evicted')];
     const stalled = [await startUpload(900_000, 1_000_000), await startUpload(900_000, 1_000_000), await startUpload(900_000, 1_000_000)];
-    await settle();
+    await settle(3 * 900_000);
     const over = await startUpload(0, 1_000_000);
     await over.closed;
     expect(over.answer()).toMatch(/^HTTP\/1\.1 503 /);
@@ -113,7 +117,7 @@ describe('the body budget over HTTPS', () => {
   it('counts a chunked body as it arrives and refuses it past the budget', async () => {
     const big = await startUpload(900_000, 1_000_000);
     const chunked = [await startUpload(900_000, undefined), await startUpload(900_000, undefined)];
-    await settle();
+    await settle(3 * 900_000);
     const budgetBefore = await refused('budget');
     const over = await startUpload(900_000, undefined);
     await over.closed;
@@ -124,7 +128,7 @@ describe('the body budget over HTTPS', () => {
 
   it('keeps a quarter for small reviews, which are answered while large uploads fill the rest', async () => {
     const stalled = [await startUpload(900_000, 1_000_000), await startUpload(900_000, 1_000_000), await startUpload(900_000, 1_000_000)];
-    await settle();
+    await settle(3 * 900_000);
     const answers = await Promise.all(Array.from({ length: 20 }, () => call({ port, ca, servername: 'localhost', body: REVIEW })));
     expect(answers.map((a) => a.status)).toEqual(Array(20).fill(200));
     for (const u of stalled) u.socket.destroy();

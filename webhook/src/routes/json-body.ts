@@ -109,6 +109,10 @@ declare module 'fastify' {
   interface FastifyRequest {
     bodyHold: BodyHold | null;
   }
+  interface FastifyInstance {
+    /** The body budget, so that what it holds can be read (tests wait on it, not on the clock). */
+    bodyBudget: BodyBudget;
+  }
 }
 
 const overloaded = (limits: BodyLimits, why: string) =>
@@ -130,6 +134,7 @@ export function registerJsonBody(
   // A quarter for small bodies, as long as the largest body still fits in the rest.
   const reserve = Math.max(0, Math.min(Math.floor(limits.maxInflightBodyBytes / 4), limits.maxInflightBodyBytes - limits.bodyLimitBytes));
   const budget = new BodyBudget(limits.maxInflightBodyBytes, reserve, limits.evictAfterMs);
+  app.decorate('bodyBudget', budget);
   app.decorateRequest('bodyHold', null);
   // Answered (or failed while answering): the parsed review is garbage now, its bytes free again.
   app.addHook('onResponse', (request, _reply, done) => {
