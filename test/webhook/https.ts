@@ -2,6 +2,9 @@
 // way the API server's webhook client verifies (caBundle + the Service's DNS name).
 import { request, type Agent } from 'node:https';
 import type { TLSSocket } from 'node:tls';
+import { expect } from 'vitest';
+import { parseWebhookArgs } from '../../webhook/src/config.js';
+import { runWebhook } from '../../webhook/src/main.js';
 
 export const SERVICE = 'kubevirt-vhostuser-webhook';
 export const NAMESPACE = 'kubevirt';
@@ -48,4 +51,31 @@ export function call(o: CallOptions): Promise<Reply> {
     req.on('error', reject);
     req.end(o.body);
   });
+}
+
+export interface RunningWebhook {
+  readonly port: number;
+  readonly logs: Record<string, unknown>[];
+}
+
+/**
+ * Runs the real server (runWebhook, offline) on 127.0.0.1:0 with the given certificate files;
+ * `cleanups` gets the step that stops it and checks it exited 0.
+ */
+export async function serveWebhook(certFile: string, keyFile: string, pollMs: number, cleanups: (() => Promise<unknown>)[]): Promise<RunningWebhook> {
+  const stop = new AbortController();
+  const logs: Record<string, unknown>[] = [];
+  const config = parseWebhookArgs(['--tls-cert', certFile, '--tls-key', keyFile, '--offline', '--listen', '127.0.0.1:0', '--tls-poll-interval-ms', String(pollMs)]);
+  let listening!: (port: number) => void;
+  const port = new Promise<number>((resolve) => (listening = resolve));
+  const done = runWebhook(config, {
+    stop: stop.signal,
+    logStream: { write: (line) => void logs.push(JSON.parse(line) as Record<string, unknown>) },
+    onListening: (a) => listening(a.port),
+  });
+  cleanups.push(async () => {
+    stop.abort();
+    expect(await done).toBe(0);
+  });
+  return { port: await Promise.race([port, done.then(() => Promise.reject(new Error('server stopped early')))]), logs };
 }

@@ -13,7 +13,7 @@ import { parseWebhookArgs } from '../../webhook/src/config.js';
 import { runWebhook } from '../../webhook/src/main.js';
 import { makeCa, makeServerCert, makeServerCertValid, serviceNames, type Pem } from '../helpers/certs.js';
 import { REPO_ROOT } from './fixtures.js';
-import { NAMESPACE, SERVER_NAME, SERVICE, call } from './https.js';
+import { NAMESPACE, SERVER_NAME, SERVICE, call, serveWebhook } from './https.js';
 
 const NAMES = serviceNames(SERVICE, NAMESPACE);
 const DAY = 24 * 3600 * 1000;
@@ -55,21 +55,8 @@ async function serve(pem: Pem, pollMs = 60_000): Promise<Running> {
   cleanups.push(() => rm(dir, { recursive: true, force: true }));
   await writeFile(join(dir, 'tls.crt'), pem.cert);
   await writeFile(join(dir, 'tls.key'), pem.key);
-  const stop = new AbortController();
-  const logs: Record<string, unknown>[] = [];
-  const config = parseWebhookArgs(['--tls-cert', join(dir, 'tls.crt'), '--tls-key', join(dir, 'tls.key'), '--offline', '--listen', '127.0.0.1:0', '--tls-poll-interval-ms', String(pollMs)]);
-  let listening!: (port: number) => void;
-  const port = new Promise<number>((resolve) => (listening = resolve));
-  const done = runWebhook(config, {
-    stop: stop.signal,
-    logStream: { write: (line) => void logs.push(JSON.parse(line) as Record<string, unknown>) },
-    onListening: (a) => listening(a.port),
-  });
-  cleanups.push(async () => {
-    stop.abort();
-    expect(await done).toBe(0);
-  });
-  return { port: await Promise.race([port, done.then(() => Promise.reject(new Error('server stopped early')))]), dir, logs };
+  const { port, logs } = await serveWebhook(join(dir, 'tls.crt'), join(dir, 'tls.key'), pollMs, cleanups);
+  return { port, dir, logs };
 }
 
 interface Handshake {

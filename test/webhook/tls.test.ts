@@ -9,7 +9,7 @@ import { parseWebhookArgs } from '../../webhook/src/config.js';
 import { runWebhook } from '../../webhook/src/main.js';
 import { makeCa, makeServerCert, serviceNames, type Pem } from '../helpers/certs.js';
 import { loadReview } from './fixtures.js';
-import { NAMESPACE, SERVICE, call } from './https.js';
+import { NAMESPACE, SERVICE, call, serveWebhook } from './https.js';
 
 let ca: Pem;
 let certA: Pem;
@@ -27,29 +27,8 @@ afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
 });
 
-interface Running {
-  port: number;
-  logs: Record<string, unknown>[];
-}
-
 /** Runs the real server (runWebhook) on 127.0.0.1:0 until the test ends. */
-async function serve(certFile: string, keyFile: string, pollMs: number): Promise<Running> {
-  const stop = new AbortController();
-  const logs: Record<string, unknown>[] = [];
-  const config = parseWebhookArgs(['--tls-cert', certFile, '--tls-key', keyFile, '--offline', '--listen', '127.0.0.1:0', '--tls-poll-interval-ms', String(pollMs)]);
-  let listening!: (port: number) => void;
-  const port = new Promise<number>((resolve) => (listening = resolve));
-  const done = runWebhook(config, {
-    stop: stop.signal,
-    logStream: { write: (line) => void logs.push(JSON.parse(line) as Record<string, unknown>) },
-    onListening: (a) => listening(a.port),
-  });
-  cleanups.push(async () => {
-    stop.abort();
-    expect(await done).toBe(0);
-  });
-  return { port: await Promise.race([port, done.then(() => Promise.reject(new Error('server stopped early')))]), logs };
-}
+const serve = (certFile: string, keyFile: string, pollMs: number) => serveWebhook(certFile, keyFile, pollMs, cleanups);
 
 async function tempDir(): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), 'webhook-tls-'));
