@@ -213,6 +213,12 @@ describe('rewriteDomain on bad input', () => {
     expect(() => rewriteDomain(src, [net2])).toThrow(converterError('E_MAC', { details: forIface('net2'), message }));
   });
 
+  it('names an unaliased interface with the same MAC by its element', () => {
+    const src = dom('', '<devices><interface type="bridge"><mac address="52:54:00:ee:96:7d"/></interface></devices>');
+    const message = "interface 'net2': MAC 52:54:00:ee:96:7d is already used by the domain's <interface type='bridge'> (hint: give the VMI interface another macAddress)";
+    expect(() => rewriteDomain(src, [net2])).toThrow(converterError('E_MAC', { details: forIface('net2'), message }));
+  });
+
   it('lets interfaces without a MAC sit next to others without one', () => {
     const { mac: _mac, ...bare } = net2;
     const src = dom('', '<devices><interface type="ethernet"><alias name="ua-default"/></interface></devices>');

@@ -48,7 +48,7 @@ function checkForeignMacs(devices: XmlElement, ifaces: readonly ResolvedInterfac
     const clash = byMac.get(address);
     if (clash === undefined) continue;
     const alias = aliasOf(el);
-    const other = alias === undefined ? `an interface of type '${printable(attr(el, 'type') ?? '?')}'` : `interface '${printable(alias)}'`;
+    const other = alias === undefined ? `<interface type='${printable(attr(el, 'type') ?? '?')}'>` : `interface '${printable(alias)}'`;
     throw new ConverterError('E_MAC', `interface '${clash.vmiInterface}': MAC ${address} is already used by the domain's ${other}`, {
       iface: clash.vmiInterface,
       hint: 'give the VMI interface another macAddress',
