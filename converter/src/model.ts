@@ -40,6 +40,8 @@ export interface ResolvedInterface {
   readonly cniSocketPath?: string;
   /** The relative symlink that joins the CNI's name and the stable name (made by the sidecar). */
   readonly socketLink?: SocketLink;
+  /** The annotation the socket path was read from (e.g. `userspace/configuration-data`). */
+  readonly socketSource?: string;
   /** libvirt `<source mode>`: server means QEMU creates the socket. */
   readonly mode: LibvirtSourceMode;
   readonly model: VirtioModel;

@@ -195,6 +195,7 @@ function resolveOne(ctx: Context, iface: VmiInterface): ResolvedInterface | Conv
     socketPath: socket.path,
     ...(socket.cniSocketPath !== undefined ? { cniSocketPath: socket.cniSocketPath } : {}),
     ...(socket.socketLink !== undefined ? { socketLink: socket.socketLink } : {}),
+    socketSource: socket.source,
     mode: socket.mode,
     model: virtioModelOf(vmi, iface),
     rxQueueSize: config.rxQueueSize,
@@ -214,6 +215,8 @@ interface Socket {
 }
 
 interface PlacedSocket extends Socket {
+  /** The annotation the path came from. */
+  readonly source: string;
   readonly cniSocketPath?: string;
   readonly socketLink?: SocketLink;
 }
@@ -255,9 +258,9 @@ function findSocket(
   confineSocketPath(path, ctx.allowedDirs, { iface, annotation: `${source.annotation}${joined}` });
   // OVS connects to the CNI's path even when QEMU binds the stable one: it must be a socket path too.
   checkSocketPath(iface, path);
-  if (!config.stableSocketPaths) return { path, mode: socket.mode };
+  if (!config.stableSocketPaths) return { path, mode: socket.mode, source: source.annotation };
   const placed = placeSocket(path, sharedDir, network, socket.mode);
-  return { ...placed, path: placed.socketPath, mode: socket.mode };
+  return { ...placed, path: placed.socketPath, mode: socket.mode, source: source.annotation };
 }
 
 function fromDeviceInfo(ctx: Context, iface: string, podIface: string, device: DeviceInfo): Socket {

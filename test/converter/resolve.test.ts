@@ -143,13 +143,14 @@ describe('resolveInterfaces: socket and mode', () => {
 
   it('reads device-info from kubevirt.io/network-info by VMI network name', () => {
     const ann = annotations({ ...status({}), 'kubevirt.io/network-info': { interfaces: [{ network: 'blue', deviceInfo: deviceInfo('/n/blue.sock', 'server', 'v1.0.0') }] } });
-    expect(one(ann)?.socketPath).toBe('/n/blue.sock');
+    expect(one(ann)).toMatchObject({ socketPath: '/n/blue.sock', socketSource: 'kubevirt.io/network-info' });
   });
 
   it('joins a bare configuration-data socketfile to mapped-dir, else to the socket directory', () => {
     const data = { [CONFIG_DATA]: [{ ifName: 'pod16477688c0e', config: { iftype: 'vhostuser', vhost: { mode: 'server', socketfile: '037ecb6703b0-pod16477688c0e' } } }] };
     expect(one(annotations({ ...status({}), ...data, 'userspace/mapped-dir': '/var/lib/cni/usrspcni' }))?.socketPath).toBe('/var/lib/cni/usrspcni/037ecb6703b0-pod16477688c0e');
     expect(one(annotations({ ...status({}), ...data }))?.socketPath).toBe('/var/lib/cni/usrcni/037ecb6703b0-pod16477688c0e');
+    expect(one(annotations({ ...status({}), ...data }))?.socketSource).toBe('userspace/configuration-data');
   });
 
   it('maps modes through the configurable table', () => {
@@ -254,6 +255,7 @@ describe('resolveInterfaces: NIC facts', () => {
       network: 'a',
       podInterface: 'pod1',
       socketPath: '/s/a',
+      socketSource: 'k8s.v1.cni.cncf.io/network-status',
       mode: 'server',
       model: 'virtio-transitional',
       rxQueueSize: 512,
@@ -325,6 +327,7 @@ describe('public samples', () => {
         network: 'vhost-user-vn-blue',
         podInterface: 'net1',
         socketPath: '/var/lib/cni/usrcni/2ea1931c-2935-net1',
+        socketSource: 'k8s.v1.cni.cncf.io/network-status',
         mode: 'server',
         model: 'virtio-non-transitional',
         rxQueueSize: 1024,
