@@ -4,7 +4,7 @@
 #   scripts/e2e-vhostuser.sh up DIR     # needs root; prints "ready" when the switch has bridge br0
 #   scripts/e2e-vhostuser.sh down DIR   # always safe to run: undoes whatever `up` got to
 #   scripts/e2e-vhostuser.sh ovs-stop DIR | ovs-start DIR   # restart ovs-vswitchd alone, as an upgrade does
-# The test (test/converter/e2e.test.ts) defines and starts the domains itself, between up and down.
+# The test (test/converter/vhostuser.e2e.test.ts) defines and starts the domains itself, between up and down.
 set -uo pipefail
 
 cmd=${1:-}
