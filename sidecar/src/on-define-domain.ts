@@ -1,6 +1,6 @@
 // The OnDefineDomain hook without gRPC: VMI JSON + domain XML in, rewritten domain XML out.
 // Pure apart from `deps.rewrite`, which reads the pod's annotations (I/O, bounded wait).
-import { isConverterError, parseVmi as parseVmiSpec, vhostUserInterfaces, type ConverterError, type ConverterErrorCode } from '../../converter/src/index.js';
+import { isConverterError, parseVmi as parseVmiSpec, vhostUserInterfaces, type ConverterError, type ConverterErrorCode, type ResolvedInterface } from '../../converter/src/index.js';
 
 /** Transport-neutral failure classes; the gRPC layer maps them to status codes. */
 export const HookStatus = {
@@ -33,6 +33,8 @@ const statusOfCode: Record<ConverterErrorCode, HookStatus> = {
   E_VMI_INVALID: HookStatus.InvalidArgument,
   E_NETWORK_NOT_FOUND: HookStatus.InvalidArgument,
   E_NOT_MULTUS: HookStatus.InvalidArgument,
+  E_DRA_CLAIM: HookStatus.InvalidArgument,
+  E_DRA_METADATA: HookStatus.FailedPrecondition,
   E_POD_INTERFACE_NOT_FOUND: HookStatus.FailedPrecondition,
   E_SOCKET_NOT_FOUND: HookStatus.FailedPrecondition,
   E_SOCKET_PATH: HookStatus.FailedPrecondition,
@@ -56,11 +58,29 @@ export interface RewriteRequest {
   readonly bindingNames: readonly string[];
 }
 
+/** The converter's answer: the domain, and the interfaces it resolved to write it. */
+export interface RewrittenDomain {
+  readonly domainXml: string;
+  readonly interfaces: readonly ResolvedInterface[];
+}
+
 export interface OnDefineDomainDeps {
   /** Binding plugin names served (the env's name plus extras); `vhostuser: {}` always counts. */
   readonly bindingNames: readonly string[];
   /** Rewrites the domain for the VMI's vhost-user interfaces (the converter). */
-  rewrite(req: RewriteRequest): Promise<string>;
+  rewrite(req: RewriteRequest): Promise<RewrittenDomain>;
+}
+
+/** One written interface as the per-call log line shows it: where its socket is and which annotation said so. */
+export interface InterfaceOutcome {
+  readonly name: string;
+  /** The socket QEMU uses. */
+  readonly socket: string;
+  /** The CNI's path OVS uses, when it differs (linked to `socket`). */
+  readonly cniSocket?: string;
+  /** The annotation the socket was read from. */
+  readonly source?: string;
+  readonly podInterface: string;
 }
 
 /** What one call did, for the log line the gRPC layer writes. */
@@ -69,7 +89,7 @@ export interface DefineOutcome {
   /** `namespace/name` of the VMI. */
   readonly vmi: string;
   /** The vhost-user interfaces written, in spec order; empty when the domain came back as is. */
-  readonly interfaces: readonly string[];
+  readonly interfaces: readonly InterfaceOutcome[];
 }
 
 /**
@@ -87,12 +107,22 @@ export async function onDefineDomain(domainXml: string, vmiJson: string, deps: O
   if (domainXml.trim() === '') throw new HookError(HookStatus.InvalidArgument, `${where}: the domain XML is empty`);
   try {
     const rewritten = await deps.rewrite({ domainXml, vmi, waitMs, bindingNames: deps.bindingNames });
-    return { domainXml: rewritten, vmi: ref, interfaces: wanted };
+    return { domainXml: rewritten.domainXml, vmi: ref, interfaces: rewritten.interfaces.map(interfaceOutcome) };
   } catch (err) {
     if (isConverterError(err)) throw fromConverterError(err, where);
     const reason = err instanceof Error ? err.message : String(err);
     throw new HookError(HookStatus.Internal, `${where}: unexpected failure rewriting interfaces ${wanted.join(', ')}: ${reason}`, undefined, { cause: err });
   }
+}
+
+function interfaceOutcome(i: ResolvedInterface): InterfaceOutcome {
+  return {
+    name: i.vmiInterface,
+    socket: i.socketPath,
+    ...(i.cniSocketPath !== undefined ? { cniSocket: i.cniSocketPath } : {}),
+    ...(i.socketSource !== undefined ? { source: i.socketSource } : {}),
+    podInterface: i.podInterface,
+  };
 }
 
 function fromConverterError(err: ConverterError, where: string): HookError {

@@ -1,8 +1,8 @@
 // Binds the converter to the sidecar: the one module here that knows the converter's API.
 // The returned function does I/O (reads the downward-API annotations with a bounded wait).
 import { existsSync } from 'node:fs';
-import { rewriteDomainForPod } from '../../converter/src/index.js';
-import type { RewriteRequest } from './on-define-domain.js';
+import { prepareDomainForPod } from '../../converter/src/index.js';
+import type { RewriteRequest, RewrittenDomain } from './on-define-domain.js';
 
 export interface SidecarConverterSettings {
   /** Directories socket paths may lie in, besides the shared-dir mount. */
@@ -18,9 +18,9 @@ export interface SidecarConverterSettings {
 /**
  * @example const rewrite = converterRewrite('/etc/podnetinfo'); await rewrite({ domainXml, vmi, waitMs, bindingNames })
  */
-export function converterRewrite(podinfo: string, settings: SidecarConverterSettings = {}): (req: RewriteRequest) => Promise<string> {
-  return (req) =>
-    rewriteDomainForPod({
+export function converterRewrite(podinfo: string, settings: SidecarConverterSettings = {}): (req: RewriteRequest) => Promise<RewrittenDomain> {
+  return async (req) => {
+    const { xml, interfaces } = await prepareDomainForPod({
       domainXml: req.domainXml,
       vmi: req.vmi,
       podinfo,
@@ -34,4 +34,6 @@ export function converterRewrite(podinfo: string, settings: SidecarConverterSett
         kubevirtNetworkInfo: settings.networkInfoFile !== undefined && existsSync(settings.networkInfoFile),
       },
     });
+    return { domainXml: xml, interfaces };
+  };
 }

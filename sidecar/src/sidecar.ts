@@ -4,7 +4,7 @@ import type { Server } from '@grpc/grpc-js';
 import { ServerCredentials } from '@grpc/grpc-js';
 import { DRAIN_TIMEOUT_MS } from './constants.js';
 import type { Logger } from './log.js';
-import { onDefineDomain, type RewriteRequest } from './on-define-domain.js';
+import { onDefineDomain, type OnDefineDomainDeps } from './on-define-domain.js';
 import { loadHookServices, type HookServices } from './proto.js';
 import { buildHookServer } from './server.js';
 import { prepareSocketPath, removeSocket } from './socket.js';
@@ -20,7 +20,7 @@ export interface SidecarConfig {
 export interface SidecarDeps {
   readonly log: Logger;
   /** The converter, bound to the podinfo directory. */
-  readonly rewrite: (req: RewriteRequest) => Promise<string>;
+  readonly rewrite: OnDefineDomainDeps['rewrite'];
   /** Defaults to the package's proto/ files. */
   readonly services?: HookServices;
 }

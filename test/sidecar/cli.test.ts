@@ -158,7 +158,7 @@ describe('kubevirt-vhostuser hook-sidecar: serving', () => {
     expect(logs[1]).toMatchObject({ bindingNames: ['dpdk', 'extra'], waitMs: 1000, socket: socketPath });
     expect(logs.slice(2, 4)).toMatchObject([
       { vmi: 'vms/vm-dpdk', interfaces: [] },
-      { vmi: 'vms/vm-dpdk', interfaces: ['dpdk0', 'dpdk1'] },
+      { vmi: 'vms/vm-dpdk', interfaces: [{ name: 'dpdk0', source: 'k8s.v1.cni.cncf.io/network-status' }, { name: 'dpdk1', source: 'k8s.v1.cni.cncf.io/network-status' }] },
     ]);
   });
 

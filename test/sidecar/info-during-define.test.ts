@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { formatDownwardApiFile, parseDownwardApiFile } from '../../converter/src/podnetinfo/parse.js';
 import { converterRewrite } from '../../sidecar/src/rewrite.js';
-import type { RewriteRequest } from '../../sidecar/src/on-define-domain.js';
+import type { RewriteRequest, RewrittenDomain } from '../../sidecar/src/on-define-domain.js';
 import { defineRequest, domainFixture, resultXml, sidecarCase, startTestSidecar, type TestSidecar } from './helpers.js';
 
 const { podinfo, vmiJson } = sidecarCase('binding-hashed');
@@ -46,7 +46,7 @@ describe('hook sidecar: Info during a large OnDefineDomain', () => {
     const real = converterRewrite(dir, { links: 'where-visible' });
     let reached!: () => void;
     const inConverter = new Promise<void>((resolve) => (reached = resolve));
-    const rewrite = (req: RewriteRequest): Promise<string> => {
+    const rewrite = (req: RewriteRequest): Promise<RewrittenDomain> => {
       reached();
       return real(req);
     };

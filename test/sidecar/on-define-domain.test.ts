@@ -26,8 +26,8 @@ async function hookError(p: Promise<unknown>): Promise<HookError> {
 describe('onDefineDomain', () => {
   it('hands the converter the domain, the parsed VMI, the wait and the binding names', async () => {
     const seen: unknown[] = [];
-    const deps: OnDefineDomainDeps = { bindingNames: ['vhostuser', 'dpdk'], rewrite: async (req) => (seen.push(req), `${req.domainXml}!`) };
-    await expect(onDefineDomain(DOMAIN, JSON.stringify(vmi), deps, 1234)).resolves.toEqual({ domainXml: `${DOMAIN}!`, vmi: 'vms/vm1', interfaces: ['dpdk0'] });
+    const deps: OnDefineDomainDeps = { bindingNames: ['vhostuser', 'dpdk'], rewrite: async (req) => (seen.push(req), { domainXml: `${req.domainXml}!`, interfaces: [] }) };
+    await expect(onDefineDomain(DOMAIN, JSON.stringify(vmi), deps, 1234)).resolves.toEqual({ domainXml: `${DOMAIN}!`, vmi: 'vms/vm1', interfaces: [] });
     expect(seen).toEqual([{ domainXml: DOMAIN, vmi, waitMs: 1234, bindingNames: ['vhostuser', 'dpdk'] }]);
   });
 
