@@ -39,7 +39,9 @@ function parseValue(text: string, line: string): number {
   if (text === '+Inf') return Infinity;
   if (text === '-Inf') return -Infinity;
   const value = Number(text);
-  if (text !== 'NaN' && Number.isNaN(value)) throw new Error(`unreadable value in exposition line: ${line}`);
+  // prom-client writes NaN as "Nan"; Prometheus reads it with Go's ParseFloat, case-insensitively.
+  if (text.toLowerCase() === 'nan') return NaN;
+  if (Number.isNaN(value)) throw new Error(`unreadable value in exposition line: ${line}`);
   return value;
 }
 

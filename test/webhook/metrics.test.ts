@@ -5,6 +5,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { buildApp } from '../../webhook/src/app.js';
 import { parseWebhookArgs } from '../../webhook/src/config.js';
 import { DURATION_BUCKETS, createMetrics } from '../../webhook/src/metrics.js';
+import { packageVersion } from '../../cli/package.js';
 import { parseExposition, type Exposition } from './exposition.js';
 import { fixtureLookups, loadReview } from './fixtures.js';
 
@@ -44,7 +45,10 @@ describe('/metrics', () => {
       [`${P}nads_unread_total`]: 'counter',
       [`${P}certificate_reloads_total`]: 'counter',
       [`${P}certificate_reload_failures_total`]: 'counter',
+      [`${P}certificate_expiry_timestamp_seconds`]: 'gauge',
+      [`${P}build_info`]: 'gauge',
     });
+    expect(m.select(`${P}build_info`)).toEqual([{ name: `${P}build_info`, labels: { version: packageVersion(), nodejs_version: process.versions.node }, value: 1 }]);
     // Labelled series appear with their first count; the refusal reasons are there at 0 from the start.
     expect(m.select(`${P}admission_requests_total`)).toEqual([]);
     expect(m.value(`${P}pods_patched_total`)).toBe(0);

@@ -11,7 +11,7 @@ import { offlineLookups, type Lookups } from './k8s/sources.js';
 import { createLogDestination, flushLog, type LogDestination } from './log.js';
 import { startMetricsServer, type MetricsServer } from './metrics-server.js';
 import { createMetrics, type WebhookMetrics } from './metrics.js';
-import { TLS_POLICY, createDevKeyPair, readKeyPair, rejectionReason, watchKeyPair } from './tls.js';
+import { TLS_POLICY, certificateNotAfter, createDevKeyPair, readKeyPair, rejectionReason, watchKeyPair } from './tls.js';
 
 /** How long a stopping server keeps answering before it closes its connections. */
 export const LAME_DUCK_MS = 1_000;
@@ -29,7 +29,8 @@ export interface RunOptions {
 export async function runWebhook(config: WebhookConfig, opts: RunOptions = {}): Promise<number> {
   const stop = opts.stop ?? signalled();
   const pair = await loadKeyPair(config);
-  const metrics = createMetrics();
+  const metrics = createMetrics({ processMetrics: true });
+  metrics.setCertificateExpiry(certificateNotAfter(pair));
   const deferred = config.offline ? undefined : deferredLookups();
   const lookups = deferred?.lookups ?? offlineLookups();
   const logStream = opts.logStream ?? createLogDestination();
@@ -145,6 +146,7 @@ function watchCertificates(config: WebhookConfig, pair: KeyPair, to: ReloadTarge
       server.setSecureContext({ ...TLS_POLICY, cert: next.cert, key: next.key });
       to.metricsServer?.setSecureContext(metricsTls(next));
       to.metrics.certificateReloads.inc({ result: 'loaded' });
+      to.metrics.setCertificateExpiry(cert.validToDate);
       to.log.info({ subject: cert.subject, notAfter: cert.validTo, fingerprint256: cert.fingerprint256 }, 'certificate reloaded');
     },
     onReject: (err) => {

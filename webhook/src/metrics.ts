@@ -1,6 +1,9 @@
-// Prometheus metrics of the webhook, prom-client's own Counter and Histogram on a Registry of
-// its own (never prom-client's global one), so several apps in one process (tests) do not collide.
-import { Counter, Histogram, Registry } from 'prom-client';
+// Prometheus metrics of the webhook, prom-client's own Counter, Gauge and Histogram on a Registry
+// of its own (never prom-client's global one), so several apps in one process (tests) do not
+// collide. The chart's PrometheusRule and dashboard (templates/webhook-prometheusrule.yaml,
+// files/dashboard.json) are written against these names.
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { WEBHOOK_VERSION } from './version.js';
 
 export type RequestOutcome = 'patched' | 'allowed' | 'warned' | 'denied' | 'invalid' | 'error';
 
@@ -23,8 +26,24 @@ export interface WebhookMetrics {
   readonly certificateReloads: Counter<'result'>;
   /** Refused reloads by reason: expired, not_yet_valid, or invalid (not a matching PEM pair). */
   readonly certificateReloadFailures: Counter<'reason'>;
+  /** notAfter of the certificate being served, in seconds since the epoch; set at start and on each reload. */
+  readonly certificateExpiry: Gauge;
   /** One /mutate request handled: counted by outcome and timed. */
   recordRequest(outcome: RequestOutcome, seconds: number): void;
+  /** Records the notAfter of the certificate now served. */
+  setCertificateExpiry(notAfter: Date): void;
+}
+
+export interface MetricsOptions {
+  /** The build_info version label; the package version by default. */
+  readonly version?: string;
+  /**
+   * prom-client's default process_* and nodejs_* metrics (CPU, resident memory, open file
+   * descriptors, heap, event loop lag, GC). runWebhook turns them on; off by default because
+   * each registry that collects them starts event-loop and GC observers that live as long as
+   * the process, which apps built many times in one process (tests) would pile up.
+   */
+  readonly processMetrics?: boolean;
 }
 
 const PREFIX = 'kubevirt_vhostuser_webhook_';
@@ -32,9 +51,21 @@ const PREFIX = 'kubevirt_vhostuser_webhook_';
 /** Decisions take microseconds; lookups up to --lookup-timeout-ms. */
 export const DURATION_BUCKETS: readonly number[] = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 2.5, 5];
 
-export function createMetrics(): WebhookMetrics {
+export function createMetrics(opts: MetricsOptions = {}): WebhookMetrics {
   const registry = new Registry();
   const registers = [registry];
+  if (opts.processMetrics === true) collectDefaultMetrics({ register: registry });
+  // The version as a label on a constant 1, the convention for build information, so alerts and
+  // dashboards can join or group by it.
+  new Gauge({ name: `${PREFIX}build_info`, help: 'Build information: the webhook version and the Node.js version it runs on; always 1', labelNames: ['version', 'nodejs_version'], registers }).set(
+    { version: opts.version ?? WEBHOOK_VERSION, nodejs_version: process.versions.node },
+    1,
+  );
+  const certificateExpiry = new Gauge({
+    name: `${PREFIX}certificate_expiry_timestamp_seconds`,
+    help: 'notAfter of the serving certificate in use, in seconds since the epoch; follows reloads',
+    registers,
+  });
   const requests = new Counter({ name: `${PREFIX}admission_requests_total`, help: 'Admission requests by outcome', labelNames: ['outcome'], registers });
   const duration = new Histogram({
     name: `${PREFIX}admission_duration_seconds`,
@@ -56,9 +87,13 @@ export function createMetrics(): WebhookMetrics {
     registry,
     requests,
     duration,
+    certificateExpiry,
     recordRequest(outcome, seconds) {
       requests.inc({ outcome });
       duration.observe({ outcome }, seconds);
+    },
+    setCertificateExpiry(notAfter) {
+      certificateExpiry.set(notAfter.getTime() / 1000);
     },
     podsPatched: new Counter({ name: `${PREFIX}pods_patched_total`, help: 'Launcher pods given the vhost-user volumes', registers }),
     hostPathRefused: new Counter({

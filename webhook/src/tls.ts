@@ -81,6 +81,11 @@ export function checkKeyPair(pair: KeyPair, where: string, certFile = where, now
   return cert;
 }
 
+/** notAfter of the pair's (first) certificate; the pair has been checked already. */
+export function certificateNotAfter(pair: KeyPair): Date {
+  return new X509Certificate(pair.cert).validToDate;
+}
+
 /** Reads the pair at start-up. Synchronous on purpose: the first async fs call starts libuv's
  * thread pool, ~15 ms that /readyz would otherwise wait for. */
 export function readKeyPair(certFile: string, keyFile: string): KeyPair {
