@@ -8,11 +8,14 @@ export type ConverterErrorCode =
   | 'E_ANNOTATION_SCHEMA' // an annotation is JSON of the wrong shape
   | 'E_VMI_INVALID' // the VMI is not a VirtualMachineInstance we can read
   | 'E_NETWORK_NOT_FOUND' // a VMI interface names a network the VMI does not define
-  | 'E_NOT_MULTUS' // a vhost-user interface is bound to a network that is not a Multus network
+  | 'E_NOT_MULTUS' // a vhost-user interface is bound to a network that is neither a Multus nor a DRA network
+  | 'E_DRA_CLAIM' // a DRA network's resourceClaim names no claim of the VMI, or names that cannot be paths
+  | 'E_DRA_METADATA' // the DRA device metadata of a claim's request is absent, unreadable or malformed
   | 'E_POD_INTERFACE_NOT_FOUND' // no pod interface for the network in the pod's annotations
   | 'E_SOCKET_NOT_FOUND' // neither device-info nor userspace configuration-data gives a socket
   | 'E_SOCKET_PATH' // socket path too long, malformed, outside the allowed directories, or an OVS control file
   | 'E_SOCKET_LINK' // the link between the CNI's socket name and the stable one cannot be made
+  | 'E_SOCKET_GROUP' // the socket group cannot reach a socket directory, or this process cannot give sockets to it
   | 'E_ANNOTATION_UNTRUSTED' // the only socket source is an annotation the VMI owner wrote (it stands in the VMI too)
   | 'E_MODE' // a vhost-user mode that cannot be mapped to libvirt's
   | 'E_MAC' // a MAC address in the wrong format
@@ -28,6 +31,9 @@ export interface ConverterErrorDetails {
   readonly iface?: string;
   /** Annotation key, when the error concerns one annotation. */
   readonly annotation?: string;
+  /** DRA claim (the VMI's spec.resourceClaims[].name) and request, when the error concerns one. */
+  readonly claim?: string;
+  readonly request?: string;
   /** File path, when the error concerns a file. */
   readonly file?: string;
   /** 1-based line number within `file`. */
