@@ -2,7 +2,7 @@
 // (API callers) or from CLI flags. Out-of-range values fail with E_CONFIG naming the setting.
 
 import { z } from 'zod';
-import { DEFAULT_BINDING_NAMES, DEFAULT_WAIT_SECONDS, SHARED_DIR, socketDirProblem } from './contract.js';
+import { DEFAULT_BINDING_NAMES, DEFAULT_WAIT_SECONDS, DRA_METADATA_ROOT, OVSDPDK_DRA_DRIVER, OVSDPDK_SOCKET_DIR, SHARED_DIR, socketDirProblem } from './contract.js';
 import { ConverterError } from './errors.js';
 import type { LibvirtSourceMode } from './model.js';
 import { describeZodError } from './annotations/json.js';
@@ -63,6 +63,19 @@ export const ConverterConfigSchema = z
       .object({
         deviceInfo: ModeMapSchema.prefault({}),
         configurationData: ModeMapSchema.prefault({}),
+      })
+      .strict()
+      .prefault({}),
+    /**
+     * DRA networks (KubeVirt >= 1.9): where the kubelet mounts the device metadata, the drivers
+     * whose metadata carries a vhost-user socket, and the directories such a socket may lie in.
+     * Those directories hold only for sockets read from that metadata, never for annotations.
+     */
+    dra: z
+      .object({
+        metadataRoot: SocketDir.default(DRA_METADATA_ROOT),
+        drivers: z.array(z.string().regex(/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/, 'must be a DNS subdomain')).min(1).default([OVSDPDK_DRA_DRIVER]),
+        socketDirs: z.array(SocketDir).min(1).default([OVSDPDK_SOCKET_DIR]),
       })
       .strict()
       .prefault({}),

@@ -20,6 +20,20 @@ export const PODINFO_DIR = '/etc/podnetinfo';
 export const NETWORK_INFO_FILE = '/etc/podinfo/network-info';
 
 /**
+ * KEP-5304: where the kubelet mounts the DRA device metadata of a claim into each container that
+ * requests it: `<root>/resourceclaims/<claim>/<request>/<driver>-metadata.json` for a
+ * ResourceClaim, `<root>/resourceclaimtemplates/<pod claim>/<request>/...` for a template's.
+ */
+export const DRA_METADATA_ROOT = '/var/run/kubernetes.io/dra-device-attributes';
+/** The OVS-DPDK DRA driver (k8snetworkplumbingwg/dra-driver-ovsdpdk), the official plugin's source. */
+export const OVSDPDK_DRA_DRIVER = 'ovsdpdk.k8snetworkplumbingwg.io';
+/**
+ * Where that driver bind-mounts each claim's socket directory into the pod (its default
+ * `containerRootPath`): the only directory a socket from its metadata may lie in by default.
+ */
+export const OVSDPDK_SOCKET_DIR = '/var/run/ovsdpdk/';
+
+/**
  * How long the converter waits for the CNI's annotations to reach the downward-API file, in
  * `convert`, the sidecar and the library alike: within virt-launcher's one-minute hook deadline.
  */
@@ -32,6 +46,26 @@ export const BINDING_NAME_ENV = 'NETWORK_BINDING_PLUGIN_NAME';
  * directories socket paths may lie in, comma-separated.
  */
 export const SOCKET_DIRS_ENV = 'KUBEVIRT_VHOSTUSER_SOCKET_DIRS';
+/**
+ * Env var the webhook sets on our sidecar for a reduced-privilege OVS: the numeric group that
+ * every socket QEMU binds in the shared dir is given to (with group read/write), so that an OVS
+ * running as a non-root user in that group can connect. The webhook also makes it the sidecar's
+ * primary group (runAsGroup): only a member may give a file to a group.
+ */
+export const SOCKET_GROUP_ENV = 'KUBEVIRT_VHOSTUSER_SOCKET_GROUP';
+
+/**
+ * Why `value` cannot be the socket group, or undefined when it can: a decimal group ID from 1 to
+ * 4294967294. Names are refused: a container's /etc/group is not the node's. 0 is refused: the
+ * root group is nobody's reduced privilege.
+ */
+export function socketGroupProblem(value: string): string | undefined {
+  if (!/^[0-9]+$/.test(value)) return 'is not a numeric group ID (names are not resolved: the container\'s /etc/group is not the node\'s)';
+  const gid = Number(value);
+  if (gid === 0) return 'is the root group, which would share the sockets with every root-group process';
+  if (gid > 4_294_967_294) return 'is above 4294967294, the largest group ID';
+  return undefined;
+}
 
 /**
  * Why `dir` cannot be an allowed socket directory, or undefined when it can: absolute, not `/`

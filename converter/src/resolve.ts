@@ -8,7 +8,8 @@ import { isVhostUserInterface } from './binding.js';
 import type { ConverterConfig, ModeMap } from './config.js';
 import { ConverterError } from './errors.js';
 import type { ResolvedInterface, SocketLink } from './model.js';
-import { allowedSocketDirs, confineSocketPath, placeSocket } from './socket-path.js';
+import { draClaimRef, draMetadataPath, draVhostUser, isDraNetwork, type DraMetadataFiles } from './dra.js';
+import { allowedSocketDirs, asDirPrefix, confineSocketPath, placeSocket } from './socket-path.js';
 import { checkSocketPath } from './xml/checks.js';
 import type { ConfigurationDataEntry } from './annotations/configuration-data.js';
 import { isSupportedDeviceInfoVersion, type DeviceInfo } from './annotations/device-info.js';
@@ -47,6 +48,8 @@ interface Context {
   readonly allowedDirs: readonly string[];
   /** Socket annotations set aside because the VMI owner wrote them. */
   readonly untrusted: readonly string[];
+  /** The DRA metadata files read for the VMI's DRA networks (dra-files.ts). */
+  readonly dra: DraMetadataFiles;
 }
 
 /** The first element of each name. */
@@ -96,7 +99,7 @@ export function setAsideOwnerAnnotations(
  * Resolves what can be resolved now. Problems that waiting cannot fix (unknown network, bad
  * annotation JSON, unmappable mode, ...) are thrown; missing CNI facts are returned as pending.
  */
-export function resolveAvailable(annotations: ReadonlyMap<string, string>, vmi: Vmi, config: ConverterConfig): ResolveOutcome {
+export function resolveAvailable(annotations: ReadonlyMap<string, string>, vmi: Vmi, config: ConverterConfig, dra: DraMetadataFiles = new Map()): ResolveOutcome {
   const ifaces = vhostUserInterfaces(vmi, config.bindingNames);
   if (ifaces.length === 0) return { resolved: [], pending: [] };
   const namespace = vmi.metadata?.namespace ?? config.namespace;
@@ -112,6 +115,7 @@ export function resolveAvailable(annotations: ReadonlyMap<string, string>, vmi: 
     podInterfaces: indexPodInterfaces(pod, namespace),
     allowedDirs: allowedSocketDirs(config),
     untrusted,
+    dra,
   };
   const resolved: ResolvedInterface[] = [];
   const pending: PendingInterface[] = [];
@@ -128,8 +132,8 @@ export function resolveAvailable(annotations: ReadonlyMap<string, string>, vmi: 
  *
  * @throws ConverterError for the first interface that cannot be resolved.
  */
-export function resolveInterfaces(annotations: ReadonlyMap<string, string>, vmi: Vmi, config: ConverterConfig): ResolvedInterface[] {
-  const outcome = resolveAvailable(annotations, vmi, config);
+export function resolveInterfaces(annotations: ReadonlyMap<string, string>, vmi: Vmi, config: ConverterConfig, dra?: DraMetadataFiles): ResolvedInterface[] {
+  const outcome = resolveAvailable(annotations, vmi, config, dra);
   const first = outcome.pending[0];
   if (first !== undefined) throw first.error;
   return [...outcome.resolved];
@@ -144,17 +148,11 @@ function resolveOne(ctx: Context, iface: VmiInterface): ResolvedInterface | Conv
       hint: 'each interface needs a network of the same name',
     });
   }
-  if (network.multus === undefined && network.resourceClaim !== undefined) {
-    const claim = `${network.resourceClaim.claimName ?? '?'}/${network.resourceClaim.requestName ?? '?'}`;
-    throw new ConverterError('E_NOT_MULTUS', `interface '${iface.name}': network '${network.name}' is a DRA network (resourceClaim ${claim}), not a Multus network`, {
-      iface: iface.name,
-      hint: 'this converter reads the socket from Multus and CNI annotations; bind DRA networks to a DRA binding plugin, or use a userspace-CNI NAD',
-    });
-  }
+  if (isDraNetwork(network)) return resolveDra(ctx, iface, network);
   if (network.multus === undefined) {
-    throw new ConverterError('E_NOT_MULTUS', `interface '${iface.name}': network '${network.name}' is not a Multus network`, {
+    throw new ConverterError('E_NOT_MULTUS', `interface '${iface.name}': network '${network.name}' is neither a Multus nor a DRA network`, {
       iface: iface.name,
-      hint: 'bind vhost-user interfaces to a network with multus.networkName',
+      hint: 'bind vhost-user interfaces to a network with multus.networkName or resourceClaim',
     });
   }
   const nad = parseNadName(network.multus.networkName, ctx.namespace);
@@ -185,9 +183,6 @@ function resolveOne(ctx: Context, iface: VmiInterface): ResolvedInterface | Conv
   const socket = findSocket(ctx, iface.name, network.name, podIface.name, nad, status, info);
   if (socket instanceof ConverterError) return socket;
 
-  const mac = (iface.macAddress ?? status?.mac ?? info?.mac)?.trim();
-  const mtu = status?.mtu ?? info?.mtu;
-  const queues = vmi.spec.domain.devices?.networkInterfaceMultiqueue === true ? Math.min(countVcpus(vmi), MAX_QUEUES) : 0;
   return {
     vmiInterface: iface.name,
     network: network.name,
@@ -197,6 +192,61 @@ function resolveOne(ctx: Context, iface: VmiInterface): ResolvedInterface | Conv
     ...(socket.socketLink !== undefined ? { socketLink: socket.socketLink } : {}),
     socketSource: socket.source,
     mode: socket.mode,
+    ...nicFacts(ctx, iface, status?.mac ?? info?.mac, status?.mtu ?? info?.mtu),
+  };
+}
+
+/**
+ * A DRA network: the socket and MTU come from the claim's device metadata, which the kubelet
+ * writes and no VMI owner can (they choose only which of their pod's claims); the path must lie
+ * in the DRA driver's own socket directories, and is already the same in every pod of the VMI
+ * (the driver mounts it at <root>/<claim>/<request>), so no link is made. QEMU is the server:
+ * the driver's OVS port is dpdkvhostuserclient.
+ */
+function resolveDra(ctx: Context, iface: VmiInterface, network: VmiNetwork): ResolvedInterface {
+  const { config } = ctx;
+  const ref = draClaimRef(ctx.vmi, network, iface.name);
+  const candidates = config.dra.drivers.map((driver) => ({ driver, file: draMetadataPath(config.dra.metadataRoot, ref, driver) }));
+  const found = candidates.find((c) => ctx.dra.get(c.file) !== undefined);
+  if (found === undefined) {
+    throw new ConverterError(
+      'E_DRA_METADATA',
+      `interface '${iface.name}': DRA claim '${ref.claim}' request '${ref.request}': no device metadata: ${candidates.map((c) => c.file).join(', ')} absent`,
+      {
+        iface: iface.name,
+        claim: ref.claim,
+        request: ref.request,
+        file: candidates[0]?.file ?? config.dra.metadataRoot,
+        hint: 'the DRA driver must write device metadata (dra-driver-ovsdpdk --enable-device-metadata) and this container must request the claim (docs/converter.md, DRA)',
+      },
+    );
+  }
+  const device = draVhostUser(ctx.dra.get(found.file) ?? '', found.file, ref, found.driver, iface.name);
+  const origin = { iface: iface.name, annotation: `${found.file} (device ${device.device})` };
+  confineSocketPath(device.path, config.dra.socketDirs.map(asDirPrefix), origin);
+  checkSocketPath(iface.name, device.path);
+  return {
+    vmiInterface: iface.name,
+    network: network.name,
+    podInterface: '',
+    socketPath: device.path,
+    socketSource: found.file,
+    mode: 'server',
+    ...nicFacts(ctx, iface, device.mac, device.mtu),
+  };
+}
+
+/** The NIC facts every source shares: MAC (the VMI's first), MTU, model, queues, PCI, ACPI, boot. */
+function nicFacts(
+  ctx: Context,
+  iface: VmiInterface,
+  sourceMac: string | undefined,
+  mtu: number | undefined,
+): Pick<ResolvedInterface, 'model' | 'rxQueueSize' | 'txQueueSize' | 'mac' | 'mtu' | 'queues' | 'pciAddress' | 'acpiIndex' | 'bootOrder'> {
+  const { vmi, config } = ctx;
+  const mac = (iface.macAddress ?? sourceMac)?.trim();
+  const queues = vmi.spec.domain.devices?.networkInterfaceMultiqueue === true ? Math.min(countVcpus(vmi), MAX_QUEUES) : 0;
+  return {
     model: virtioModelOf(vmi, iface),
     rxQueueSize: config.rxQueueSize,
     txQueueSize: config.txQueueSize,

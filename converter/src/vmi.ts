@@ -56,6 +56,10 @@ export const VmiSchema = z.looseObject({
         .optional(),
     }),
     networks: z.array(VmiNetworkSchema).optional(),
+    // KubeVirt >= 1.9: the claims DRA networks name (VirtualMachineInstanceResourceClaim).
+    resourceClaims: z
+      .array(z.looseObject({ name: z.string(), resourceClaimName: z.string().optional(), resourceClaimTemplateName: z.string().optional() }))
+      .optional(),
   }),
   status: z
     .looseObject({

@@ -115,7 +115,7 @@ describe('error cases', () => {
         "error-annotation-untrusted": "E_ANNOTATION_UNTRUSTED: interface 'dpdk0': no CNI-written socket for pod interface pod0234249e469; ignored kubevirt.io/network-info: the same key and value stand in the VMI's metadata.annotations, so the VMI owner wrote it, not a CNI or KubeVirt",
         "error-mode": "E_MODE: interface 'dpdk0': device-info of pod interface pod0234249e469: mode 'listen' is neither server nor client",
         "error-network-not-found": "E_NETWORK_NOT_FOUND: interface 'dpdk0': no network named 'dpdk0' in spec.networks",
-        "error-not-multus": "E_NOT_MULTUS: interface 'dpdk0': network 'dpdk0' is not a Multus network",
+        "error-not-multus": "E_NOT_MULTUS: interface 'dpdk0': network 'dpdk0' is neither a Multus nor a DRA network",
         "error-pod-interface-not-found": "E_POD_INTERFACE_NOT_FOUND: interface 'dpdk0': no pod interface for network 'dpdk0' (NAD vms/dpdk-net) in network-status, networks or userspace/configuration-data",
         "error-podinfo-syntax": "E_PODINFO_SYNTAX: <repo>/fixtures/cases/error-podinfo-syntax/annotations:2: value of kubevirt.io/domain: expected an opening double quote at column 20",
         "error-socket-not-found": "E_SOCKET_NOT_FOUND: interface 'sriov-a': no vhost-user socket for pod interface net1 (NAD default/sriov-net-a): device-info is type 'pci', no userspace/configuration-data entry with ifName net1",

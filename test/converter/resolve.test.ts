@@ -270,12 +270,12 @@ describe('resolveInterfaces: NIC facts', () => {
 });
 
 describe('resolveInterfaces: VMI errors', () => {
-  it('names a DRA resourceClaim network (KubeVirt 1.9 NetworkDevicesWithDRA) as the cause, with the claim', () => {
+  it('reads a DRA resourceClaim network (KubeVirt 1.9 NetworkDevicesWithDRA) from the VMI claims, naming the claim (test/converter/dra.test.ts has the rest)', () => {
     // The VMI shape of kubevirt v1.9.0 staging/src/kubevirt.io/api/core/v1 (Network.ResourceClaim).
     const dra = parseVmi({
       spec: { domain: { devices: { interfaces: [{ name: 'dpdk', binding: { name: 'vhostuser' } }] } }, networks: [{ name: 'dpdk', resourceClaim: { claimName: 'ovs', requestName: 'vhu' } }] },
     });
-    expect(errorOf(() => resolve(new Map(), dra))).toEqual({ code: 'E_NOT_MULTUS', message: "interface 'dpdk': network 'dpdk' is a DRA network (resourceClaim ovs/vhu), not a Multus network" });
+    expect(errorOf(() => resolve(new Map(), dra))).toEqual({ code: 'E_DRA_CLAIM', message: 'interface \'dpdk\': network \'dpdk\' resourceClaim {claimName: "ovs", requestName: "vhu"} names no entry of spec.resourceClaims' });
   });
 
   it('pins the errors for interfaces without a usable network', () => {
@@ -290,7 +290,7 @@ describe('resolveInterfaces: VMI errors', () => {
         },
         {
           "code": "E_NOT_MULTUS",
-          "message": "interface 'x': network 'x' is not a Multus network",
+          "message": "interface 'x': network 'x' is neither a Multus nor a DRA network",
         },
         {
           "code": "E_POD_INTERFACE_NOT_FOUND",
