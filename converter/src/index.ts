@@ -25,6 +25,16 @@ export { parseConfigurationData, type ConfigurationDataEntry } from './annotatio
 export { parseNetworkInfo, type NetworkInfoInterface } from './annotations/network-info.js';
 export { readPodAnnotations, type PodAnnotations } from './annotations/pod-annotations.js';
 export { resolveAvailable, resolveInterfaces, setAsideOwnerAnnotations, vhostUserInterfaces } from './resolve.js';
+export {
+  listPodInterfaces,
+  virtioUserVdev,
+  type AppNetutilInterface,
+  type KuryrPort,
+  type ListPodInterfacesInput,
+  type PassedOverInterface,
+  type PodInterfaceListing,
+  type PodVhostUserInterface,
+} from './pod-interfaces.js';
 export { allowedSocketDirs, confineSocketPath, isOvsControlName, placeSocket, stableSocketName } from './socket-path.js';
 export { ensureSocketLinks, refuseSymlinkedSocketDirs, type LinkOptions, type LinkOutcome } from './socket-files.js';
 export { hashedPodInterfaceName, parseVmi, type Vmi } from './vmi.js';
