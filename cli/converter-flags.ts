@@ -38,10 +38,21 @@ export function converterFlags(values: OptionValues, maxWaitSeconds = Number.POS
   }
   const bindingNames = values['binding-name'] as string[];
   if (bindingNames.some((n) => n.trim() === '')) throw new UsageError('--binding-name must not be empty');
+  const allowedSocketDirs = allowSocketDirFlag(values);
+  return { waitMs: Math.round(wait * 1000), bindingNames: [...new Set(bindingNames)], allowedSocketDirs, stableSocketPaths: values['cni-socket-paths'] !== true };
+}
+
+/**
+ * The `--allow-socket-dir` values, each checked by the contract's rule (also for commands that
+ * take only this one of the shared flags, such as `interfaces`).
+ *
+ * @throws UsageError naming the flag and the value.
+ */
+export function allowSocketDirFlag(values: OptionValues): string[] {
   const allowedSocketDirs = (values['allow-socket-dir'] as string[] | undefined) ?? [];
   for (const dir of allowedSocketDirs) {
     const problem = socketDirProblem(dir);
     if (problem !== undefined) throw new UsageError(`--allow-socket-dir ${JSON.stringify(dir)} ${problem}`);
   }
-  return { waitMs: Math.round(wait * 1000), bindingNames: [...new Set(bindingNames)], allowedSocketDirs, stableSocketPaths: values['cni-socket-paths'] !== true };
+  return allowedSocketDirs;
 }

@@ -11,6 +11,7 @@ interface Entry {
 
 const subcommands: Record<string, Entry> = {
   convert: { summary: 'write libvirt vhost-user interfaces from /etc/podnetinfo annotations and a VMI', load: async () => (await import('../converter/src/cli.js')).convertCommand },
+  interfaces: { summary: "list a pod's vhost-user interfaces (socket, mode, MAC, DPDK --vdev) from /etc/podnetinfo, no VMI needed", load: async () => (await import('../converter/src/interfaces-cli.js')).interfacesCommand },
   webhook: { summary: 'serve the mutating admission webhook over HTTPS', load: async () => (await import('../webhook/src/cli.js')).webhookCommand },
   mutate: { summary: 'print the JSON patch the webhook would return for a pod, offline', load: async () => (await import('../webhook/src/cli.js')).mutateCommand },
   'hook-sidecar': { summary: 'serve the KubeVirt hook sidecar (network binding plugin) on a unix socket', load: async () => (await import('../sidecar/src/cli.js')).hookSidecarCommand },

@@ -71,7 +71,7 @@ export async function runConvert(argv: readonly string[], warn: (line: string) =
 }
 
 /** An input file that cannot be read is bad input (exit 1), named with its role. */
-async function readInput(file: string, what: string): Promise<string> {
+export async function readInput(file: string, what: string): Promise<string> {
   try {
     return await readFile(file, 'utf8');
   } catch (err) {
@@ -81,7 +81,7 @@ async function readInput(file: string, what: string): Promise<string> {
 }
 
 /** The VMI (else VM) document of a YAML/JSON file, which may hold several documents. */
-function pickVmiDocument(file: string, text: string): unknown {
+export function pickVmiDocument(file: string, text: string): unknown {
   const docs = parseAllDocuments(text);
   if (!Array.isArray(docs) || docs.length === 0) throw new ConverterError('E_VMI_INVALID', `${file}: no YAML or JSON document`);
   const values = docs.map((doc) => {

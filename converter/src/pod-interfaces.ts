@@ -128,7 +128,8 @@ export function listPodInterfaces(input: ListPodInterfacesInput): PodInterfaceLi
   for (const attachment of attachmentsOf(pod)) {
     const outcome = resolveAttachment(annotations, attachment, config, owner);
     if ('reason' in outcome) {
-      passedOver.push(sriovOrOther(pod, attachment, outcome, config));
+      const untrusted = outcome.reason.code === 'E_ANNOTATION_UNTRUSTED' ? withOwnerAnnotations(annotations, attachment, config) : undefined;
+      passedOver.push(untrusted === 'socket' ? { ...labels(attachment), kind: 'untrusted', reason: outcome.reason.message } : sriovOrOther(pod, attachment, untrusted ?? outcome, config));
     } else {
       interfaces.push(describe(outcome, attachment, interfaces.length));
     }
@@ -187,10 +188,29 @@ function resolveAttachment(annotations: ReadonlyMap<string, string>, attachment:
   }
 }
 
+/**
+ * The resolver says "untrusted" for any interface without a socket once something was set aside;
+ * here that is only so when the set-aside annotations would have given this one a socket (the
+ * pod's default network never had one): `socket`, else why it has none even with them.
+ */
+function withOwnerAnnotations(annotations: ReadonlyMap<string, string>, attachment: Attachment, config: ConverterConfig): 'socket' | { readonly reason: ConverterError } {
+  try {
+    const outcome = resolveAttachment(annotations, attachment, config, undefined);
+    return 'reason' in outcome ? outcome : 'socket';
+  } catch {
+    // Whatever the owner's annotations would make of it, they name something for this interface.
+    return 'socket';
+  }
+}
+
+const labels = (attachment: Attachment): { network?: string; podInterface: string } => ({
+  ...(attachment.network !== undefined ? { network: attachment.network } : {}),
+  podInterface: attachment.podInterface,
+});
+
 function sriovOrOther(pod: PodAnnotations, attachment: Attachment, outcome: { readonly reason: ConverterError }, config: ConverterConfig): PassedOverInterface {
   const { podInterface } = attachment;
-  const base = { ...(attachment.network !== undefined ? { network: attachment.network } : {}), podInterface };
-  if (outcome.reason.code === 'E_ANNOTATION_UNTRUSTED') return { ...base, kind: 'untrusted', reason: outcome.reason.message };
+  const base = labels(attachment);
   const nad = parseNadName(attachment.network ?? standInNad(podInterface), config.namespace);
   const device = findStatusEntry(pod, podInterface, nad, config.namespace)?.['device-info'];
   // The stand-in NAD of an attachment without one is ours, not the pod's: not named in the reason.

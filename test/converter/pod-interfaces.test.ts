@@ -230,6 +230,11 @@ describe('listPodInterfaces: hostile input', () => {
     const listing = list(ann, { ownerAnnotations: owner });
     expect(listing.interfaces).toEqual([]);
     expect(listing.passedOver).toEqual([expect.objectContaining({ podInterface: 'net1', kind: 'untrusted' })]);
+    // The pod's default network never had a socket: it stays "not vhost-user", without the trust story.
+    const withDefault = annotations({ ...Object.fromEntries(ann), [STATUS]: [{ name: 'k8s-pod-network', interface: 'eth0', default: true }, { name: 'vms/blue', interface: 'net1' }] });
+    const both = list(withDefault, { ownerAnnotations: owner }).passedOver;
+    expect(both.map((p) => [p.podInterface, p.kind])).toEqual([['eth0', 'not-vhost-user'], ['net1', 'untrusted']]);
+    expect(both[0]?.reason).not.toContain('ignored');
     expect(listing.passedOver[0]?.reason).toContain(`ignored ${CONFIG_DATA}, ${MAPPED_DIR}`);
     // An owner-written SR-IOV entry is not listed either: the whole network-status is set aside.
     const pci = annotations({ [STATUS]: [{ name: 'default/sriov', interface: 'net1', 'device-info': { type: 'pci', pci: { 'pci-address': '0000:01:02.5' } } }] });
