@@ -53,6 +53,7 @@ describe('Deployment args', () => {
       },
       sidecarSocketDirs: [],
     });
+    expect(config.sidecarSocketGroup).toBeUndefined();
   });
 
   it.each(['selfSigned', 'certManager', 'secret'])('carry every non-default webhook value in TLS mode %s', async (mode) => {
@@ -76,6 +77,7 @@ describe('Deployment args', () => {
         podinfo: { name: 'podnetinfo', mountPath: '/etc/podnetinfo', inSidecars: false },
       },
       sidecarSocketDirs: ['/var/run/vhost-sockets', '/run/openvswitch/vhost_sockets/'],
+      sidecarSocketGroup: 2001,
     });
   });
 

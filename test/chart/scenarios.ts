@@ -52,6 +52,7 @@ export const nonDefaultWebhook: Values = {
   },
   // Inside the OVS run directory too, which its writable mount above allows.
   'sidecar.socketDirs': ['/var/run/vhost-sockets', '/run/openvswitch/vhost_sockets/'],
+  'sidecar.socketGroup': 2001,
 };
 
 export function deploymentOf(objects: readonly K8sObject[]): K8sObject {
