@@ -8,11 +8,11 @@ import { CONVERTER_FLAGS, converterFlags } from '../../cli/converter-flags.js';
 import { HELP_OPTION, parseOptions, usageText, UsageError } from '../../cli/options.js';
 import { CliError, EXIT, reportError, type Subcommand } from '../../cli/subcommand.js';
 import { parseConverterConfig } from './config.js';
-import { PODINFO_DIR, SHARED_DIR } from './contract.js';
+import { DRA_METADATA_ROOT, PODINFO_DIR, SHARED_DIR } from './contract.js';
+import { needsPodAnnotations, readDraMetadata } from './dra-files.js';
 import { ConverterError } from './errors.js';
-import { convert, loadPodAnnotations, vhostUserInterfaces } from './index.js';
+import { checkedSocketDirs, convert, loadPodAnnotations, vhostUserInterfaces } from './index.js';
 import { ensureSocketLinks, refuseSymlinkedSocketDirs } from './socket-files.js';
-import { allowedSocketDirs } from './socket-path.js';
 import { parseVmi } from './vmi.js';
 
 const OPTIONS = {
@@ -20,6 +20,7 @@ const OPTIONS = {
   vmi: { type: 'string', value: 'file', help: 'the VirtualMachineInstance (or VirtualMachine), YAML or JSON (required)' },
   domain: { type: 'string', value: 'file', help: 'a libvirt domain to rewrite; without it only the interfaces are printed' },
   'socket-dir': { type: 'string', value: 'dir', default: SHARED_DIR, help: 'the shared dir: socket directory when userspace/mapped-dir is absent; socket paths may always lie in it' },
+  'dra-metadata-root': { type: 'string', value: 'dir', default: DRA_METADATA_ROOT, help: 'where the kubelet mounts DRA device metadata (KEP-5304), read for networks with resourceClaim' },
   ...CONVERTER_FLAGS,
   'kubevirt-network-info': { type: 'boolean', help: 'the binding has downwardAPI: device-info, so KubeVirt writes kubevirt.io/network-info and it outranks the CNI annotations' },
   ...HELP_OPTION,
@@ -55,6 +56,7 @@ export async function runConvert(argv: readonly string[], warn: (line: string) =
     allowedSocketDirs: shared.allowedSocketDirs,
     stableSocketPaths: shared.stableSocketPaths,
     kubevirtNetworkInfo: values['kubevirt-network-info'] === true,
+    dra: { metadataRoot: values['dra-metadata-root'] },
   });
   const vmi = parseVmi(pickVmiDocument(vmiFile, await readInput(vmiFile, 'VMI')));
   if (vhostUserInterfaces(vmi, config.bindingNames).length === 0) {
@@ -62,9 +64,10 @@ export async function runConvert(argv: readonly string[], warn: (line: string) =
   }
   const domainFile = values['domain'];
   const domainXml = typeof domainFile === 'string' ? await readInput(domainFile, 'domain') : undefined;
-  const annotations = await loadPodAnnotations(String(values['podinfo']), vmi, config, shared.waitMs);
-  const { xml, interfaces } = convert({ annotations, vmi, config, ...(domainXml !== undefined ? { domainXml } : {}) });
-  await refuseSymlinkedSocketDirs(interfaces, allowedSocketDirs(config));
+  const dra = await readDraMetadata(vmi, config);
+  const annotations = needsPodAnnotations(vmi, config) ? await loadPodAnnotations(String(values['podinfo']), vmi, config, shared.waitMs, dra) : new Map<string, string>();
+  const { xml, interfaces } = convert({ annotations, vmi, config, dra, ...(domainXml !== undefined ? { domainXml } : {}) });
+  await refuseSymlinkedSocketDirs(interfaces, checkedSocketDirs(config));
   // In a pod the links are made as the sidecar makes them; elsewhere the directory is not there.
   await ensureSocketLinks(interfaces, { missingDir: 'where-visible' });
   return xml.endsWith('\n') || xml === '' ? xml : `${xml}\n`;

@@ -8,6 +8,8 @@ import type { ResolvedInterface } from './model.js';
 import { toAnnotationMap } from './annotations/pod-annotations.js';
 import { readPodAnnotationsFile, waitForPodAnnotations, type MissingEntry } from './podnetinfo/read.js';
 import { resolveAvailable, resolveInterfaces, vhostUserInterfaces } from './resolve.js';
+import type { DraMetadataFiles } from './dra.js';
+import { needsPodAnnotations, readDraMetadata } from './dra-files.js';
 import { ensureSocketLinks, refuseSymlinkedSocketDirs, type LinkOptions, type LinkOutcome } from './socket-files.js';
 import { allowedSocketDirs } from './socket-path.js';
 import { parseVmi, type Vmi } from './vmi.js';
@@ -35,8 +37,11 @@ export {
   type PodInterfaceListing,
   type PodVhostUserInterface,
 } from './pod-interfaces.js';
+export { draClaimRef, draMetadataPath, draVhostUser, isDraNetwork, type DraClaimRef, type DraMetadataFiles, type DraVhostUser } from './dra.js';
+export { needsPodAnnotations, readDraMetadata } from './dra-files.js';
 export { allowedSocketDirs, confineSocketPath, isOvsControlName, placeSocket, stableSocketName } from './socket-path.js';
 export { ensureSocketLinks, refuseSymlinkedSocketDirs, type LinkOptions, type LinkOutcome } from './socket-files.js';
+export { SocketSharing, type ProcessIds, type ShareOutcome, type SocketGroupLog } from './socket-group.js';
 export { hashedPodInterfaceName, parseVmi, type Vmi } from './vmi.js';
 export { emitInterfaces, rewriteDomain } from './xml/index.js';
 
@@ -50,6 +55,8 @@ export interface ConvertInput {
   /** A whole libvirt domain to rewrite; without it only the interface elements are returned. */
   readonly domainXml?: string;
   readonly config?: ConverterSettings;
+  /** The DRA metadata files of the VMI's DRA networks (readDraMetadata), path -> text. */
+  readonly dra?: DraMetadataFiles;
 }
 
 export interface ConvertResult {
@@ -67,7 +74,7 @@ export interface ConvertResult {
  */
 export function convert(input: ConvertInput): ConvertResult {
   const config = parseConverterConfig(input.config ?? {});
-  return convertParsed(toAnnotationMap(input.annotations), decodeVmi(input.vmi), config, input.domainXml);
+  return convertParsed(toAnnotationMap(input.annotations), decodeVmi(input.vmi), config, input.domainXml, input.dra);
 }
 
 export interface RewriteForPodInput {
@@ -106,9 +113,11 @@ export async function prepareDomainForPod(input: RewriteForPodInput): Promise<Po
   const vmi = decodeVmi(input.vmi);
   // Nothing to resolve: the pod may not even have the podinfo volume, so do not read it.
   if (vhostUserInterfaces(vmi, config.bindingNames).length === 0) return { ...convertParsed(new Map(), vmi, config, input.domainXml), links: [] };
-  const annotations = await loadPodAnnotations(input.podinfo, vmi, config, input.waitMs ?? config.waitMs);
-  const result = convertParsed(annotations, vmi, config, input.domainXml);
-  await refuseSymlinkedSocketDirs(result.interfaces, allowedSocketDirs(config));
+  const dra = await readDraMetadata(vmi, config);
+  // DRA networks alone read no annotations: such a pod may have no podinfo volume at all.
+  const annotations = needsPodAnnotations(vmi, config) ? await loadPodAnnotations(input.podinfo, vmi, config, input.waitMs ?? config.waitMs, dra) : new Map<string, string>();
+  const result = convertParsed(annotations, vmi, config, input.domainXml, dra);
+  await refuseSymlinkedSocketDirs(result.interfaces, checkedSocketDirs(config));
   const links = await ensureSocketLinks(result.interfaces, { missingDir: input.links ?? 'required' });
   return { ...result, links };
 }
@@ -117,7 +126,7 @@ export async function prepareDomainForPod(input: RewriteForPodInput): Promise<Po
  * Reads the pod annotations once (`waitMs` 0) or until every vhost-user interface of the VMI
  * can be resolved, for at most `waitMs`.
  */
-export async function loadPodAnnotations(podinfo: string, vmi: Vmi, config: ConverterConfig, waitMs: number): Promise<ReadonlyMap<string, string>> {
+export async function loadPodAnnotations(podinfo: string, vmi: Vmi, config: ConverterConfig, waitMs: number, dra?: DraMetadataFiles): Promise<ReadonlyMap<string, string>> {
   if (!Number.isFinite(waitMs) || waitMs < 0) {
     throw new ConverterError('E_CONFIG', `invalid wait ${waitMs} ms: must be a finite number >= 0`);
   }
@@ -125,20 +134,25 @@ export async function loadPodAnnotations(podinfo: string, vmi: Vmi, config: Conv
   return waitForPodAnnotations(podinfo, {
     timeoutMs: Math.round(waitMs),
     pollMs: config.pollMs,
-    missing: (annotations) => missingInterfaces(annotations, vmi, config),
+    missing: (annotations) => missingInterfaces(annotations, vmi, config, dra),
   });
 }
 
-function missingInterfaces(annotations: ReadonlyMap<string, string>, vmi: Vmi, config: ConverterConfig): MissingEntry[] {
-  return resolveAvailable(annotations, vmi, config).pending.map(({ iface, error }) => {
+/** The directories whose components must be real directories: the allowed ones and the DRA driver's. */
+export function checkedSocketDirs(config: ConverterConfig): string[] {
+  return allowedSocketDirs({ socketDir: config.socketDir, allowedSocketDirs: [...config.allowedSocketDirs, ...config.dra.socketDirs] });
+}
+
+function missingInterfaces(annotations: ReadonlyMap<string, string>, vmi: Vmi, config: ConverterConfig, dra: DraMetadataFiles | undefined): MissingEntry[] {
+  return resolveAvailable(annotations, vmi, config, dra).pending.map(({ iface, error }) => {
     const hint = error.details.hint === undefined ? '' : ` (hint: ${error.details.hint})`;
     const message = hint !== '' && error.message.endsWith(hint) ? error.message.slice(0, -hint.length) : error.message;
     return { what: iface, message };
   });
 }
 
-function convertParsed(annotations: ReadonlyMap<string, string>, vmi: Vmi, config: ConverterConfig, domainXml: string | undefined): ConvertResult {
-  const interfaces = resolveInterfaces(annotations, vmi, config);
+function convertParsed(annotations: ReadonlyMap<string, string>, vmi: Vmi, config: ConverterConfig, domainXml: string | undefined, dra?: DraMetadataFiles): ConvertResult {
+  const interfaces = resolveInterfaces(annotations, vmi, config, dra);
   const xml = domainXml === undefined ? emitInterfaces(interfaces) : rewriteDomain(domainXml, interfaces);
   return { xml, interfaces };
 }
