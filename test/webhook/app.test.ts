@@ -116,7 +116,7 @@ describe('POST /mutate decisions', () => {
       uid: expect.any(String),
       pod: 'tests/virt-launcher-vhostuser-vm-',
       outcome: 'patched',
-      ops: 8,
+      ops: 9,
       evidence: 'container "hook-sidecar-0" serves binding "vhostuser"',
       us: expect.any(Number),
     });
@@ -153,7 +153,7 @@ describe('POST /mutate decisions', () => {
     const lookups = fakeLookups({ vmis: [vmi], nads: [loadApiObject('nad-userspace-ovs-net-1')] });
     const h = harness([], lookups);
     const body = (await post(h, loadReview('create-v0.53-vhostuser'))).json() as { response: Json };
-    expect(decodePatch(body.response)).toHaveLength(6);
+    expect(decodePatch(body.response)).toHaveLength(7);
     expect(lookups.calls).toEqual(['vmi default/vm-trex-1', 'nad default/userspace-ovs-net-1']);
   });
 

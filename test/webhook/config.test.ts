@@ -1,3 +1,4 @@
+import { packageVersion } from '../../cli/package.js';
 import { describe, expect, it } from 'vitest';
 import { parseWebhookArgs } from '../../webhook/src/config.js';
 
@@ -16,6 +17,7 @@ describe('parseWebhookArgs', () => {
       },
       sidecarSocketDirs: [],
       sidecarImages: [],
+      version: packageVersion(),
       listen: { host: '0.0.0.0', port: 8443 },
       tls: { kind: 'files', certFile: '/certs/tls.crt', keyFile: '/certs/tls.key' },
       offline: false,

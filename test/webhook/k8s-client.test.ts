@@ -166,6 +166,6 @@ describe('the webhook with API access', () => {
     }
     const reply = await call({ ...opts, body: JSON.stringify(loadReview('create-v0.53-vhostuser')) });
     const response = (JSON.parse(reply.body) as { response: { patch?: string } }).response;
-    expect(JSON.parse(Buffer.from(response.patch ?? '', 'base64').toString())).toHaveLength(6);
+    expect(JSON.parse(Buffer.from(response.patch ?? '', 'base64').toString())).toHaveLength(7);
   });
 });

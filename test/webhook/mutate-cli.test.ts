@@ -42,6 +42,7 @@ describe('kubevirt-vhostuser mutate', () => {
       '/spec/containers/0/volumeMounts/-',
       '/spec/containers/1/volumeMounts/-',
       '/spec/containers/1/volumeMounts/-',
+      '/metadata/annotations/kubevirt-vhostuser.io~1mutation',
     ]);
   });
 
@@ -67,7 +68,7 @@ describe('kubevirt-vhostuser mutate', () => {
     const without = await mutate(['--pod', pod('launcher-v0.53-vhostuser')]);
     expect([without.stdout.trim(), without.stderr]).toEqual(['[]', 'note: no patch (no-vhostuser)\n']);
     const withVmi = await mutate(['--pod', pod('launcher-v0.53-vhostuser'), '--vmi', api('vmi-vm-trex-1')]);
-    expect(JSON.parse(withVmi.stdout)).toHaveLength(6);
+    expect(JSON.parse(withVmi.stdout)).toHaveLength(7);
   });
 
   it('takes a VirtualMachine for --vmi, using its template', async () => {
@@ -82,7 +83,7 @@ describe('kubevirt-vhostuser mutate', () => {
       await writeFile(join(dir, 'vm.json'), JSON.stringify(vm));
       expect((await mutate(['--pod', join(dir, 'pod.json')])).stdout.trim()).toBe('[]');
       const r = await mutate(['--pod', join(dir, 'pod.json'), '--vmi', join(dir, 'vm.json')]);
-      expect(JSON.parse(r.stdout)).toHaveLength(6);
+      expect(JSON.parse(r.stdout)).toHaveLength(7);
     } finally {
       await rm(dir, { recursive: true, force: true });
     }

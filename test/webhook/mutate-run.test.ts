@@ -38,7 +38,7 @@ describe('runMutate', () => {
     const pod = fixture('launcher-v0.53-vhostuser');
     expect(await runMutate(['--pod', pod])).toEqual({ stdout: '[]\n', stderr: 'note: no patch (no-vhostuser)\n', code: 0 });
     const vmi = await file('vmi.json', JSON.stringify(loadApiObject('vmi-vm-trex-1')));
-    expect(JSON.parse((await runMutate(['--pod', pod, '--vmi', vmi])).stdout)).toHaveLength(6);
+    expect(JSON.parse((await runMutate(['--pod', pod, '--vmi', vmi])).stdout)).toHaveLength(7);
   });
 
   it('answers a denial as exit 1 with one error line', async () => {

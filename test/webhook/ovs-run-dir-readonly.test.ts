@@ -4,6 +4,7 @@
 // process in that namespace then does what QEMU and libvirt do with a socket directory: connect
 // to OVS's socket, and unlink-then-bind a server socket. Read-only, connect() works and the rest
 // fails with EROFS; writable, the probe replaces the "node's" db.sock, which is the attack.
+import { WEBHOOK_VERSION } from '../../webhook/src/version.js';
 import { execFile, execFileSync } from 'node:child_process';
 import { mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
 import { createConnection, createServer, type Server } from 'node:net';
@@ -79,7 +80,7 @@ function reachHostDb(hostDir: string): Promise<string> {
 /** The ovs-run-dir volumeMount the webhook adds to compute, with the given flags. */
 function ovsMount(flags: readonly string[]): Json {
   const config = defaultMutationConfig(flags);
-  const result = createPlanner({ volumes: config.volumes, bindingNames: config.bindingNames })(parsePod(loadPod('launcher-v1-binding')), 'tests/p');
+  const result = createPlanner({ volumes: config.volumes, bindingNames: config.bindingNames, version: WEBHOOK_VERSION })(parsePod(loadPod('launcher-v1-binding')), 'tests/p');
   if (!result.ok) throw result.error;
   const op = result.ops.find((o) => o.path.startsWith('/spec/containers/0/volumeMounts') && (o.value as Json)['name'] === 'ovs-run-dir');
   if (op === undefined) throw new Error('the webhook added no ovs-run-dir mount to compute');

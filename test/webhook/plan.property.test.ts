@@ -4,6 +4,8 @@
 // container (compute, our binding sidecar) to mount each volume it needs exactly once, changes
 // nothing else, and gives no ops when run again. The expectations are written from the rules in
 // docs/webhook.md, not from the planner's code.
+import { MUTATION_ANNOTATION } from '../../webhook/src/mutate/mark.js';
+import { WEBHOOK_VERSION } from '../../webhook/src/version.js';
 import fc from 'fast-check';
 import fastJsonPatch from 'fast-json-patch';
 import { describe, expect, it } from 'vitest';
@@ -15,8 +17,8 @@ import { defaultMutationConfig, type Json } from './fixtures.js';
 const settings = defaultMutationConfig().volumes;
 const SOCKET_DIRS = '/var/lib/cni/usrcni';
 const planners = {
-  default: createPlanner({ volumes: settings, bindingNames: ['vhostuser'] }),
-  'with --sidecar-socket-dir': createPlanner({ volumes: settings, bindingNames: ['vhostuser'], sidecarSocketDirs: [SOCKET_DIRS] }),
+  default: createPlanner({ volumes: settings, bindingNames: ['vhostuser'], version: WEBHOOK_VERSION }),
+  'with --sidecar-socket-dir': createPlanner({ volumes: settings, bindingNames: ['vhostuser'], version: WEBHOOK_VERSION, sidecarSocketDirs: [SOCKET_DIRS] }),
 };
 const annotations = { path: 'annotations', fieldRef: { fieldPath: 'metadata.annotations' } };
 const labels = { path: 'labels', fieldRef: { fieldPath: 'metadata.labels' } };
@@ -199,9 +201,13 @@ describe('planPatch (property)', () => {
         const patched = fastJsonPatch.applyPatch(structuredClone(pod), structuredClone(result.ops) as fastJsonPatch.Operation[], true, false).newDocument as Json;
         // Our own applier (mutate --apply) agrees with the library.
         expect(applyAddOps(structuredClone(pod), result.ops)).toEqual(patched);
-        expect({ ...patched, spec: undefined }).toEqual({ ...pod, spec: undefined });
+        // Outside spec only the annotation changes, and only when volumes were added; it names them.
+        const { [MUTATION_ANNOTATION]: mark, ...annotations } = (patched['metadata'] as { annotations?: Record<string, string> }).annotations ?? {};
+        expect({ ...patched, spec: undefined, metadata: { ...(patched['metadata'] as Json), annotations: undefined } }).toEqual({ ...pod, spec: undefined, metadata: { ...(pod['metadata'] as Json), annotations: undefined } });
+        expect(annotations).toEqual((pod['metadata'] as { annotations?: Record<string, string> }).annotations ?? {});
+        expect(mark === undefined ? undefined : JSON.parse(mark)).toEqual(result.added.volumes.length === 0 ? undefined : { webhook: WEBHOOK_VERSION, volumes: result.added.volumes });
         expectPatchedAsNeeded(specOf(pod), specOf(patched), socketDirs);
-        expect(plan(parsePod(patched), 'ns/p')).toEqual({ ok: true, ops: [] });
+        expect(plan(parsePod(patched), 'ns/p')).toEqual({ ok: true, ops: [], added: { volumes: [], containers: [] } });
         patchedSome ||= result.ops.length > 0;
       }),
       { numRuns: 600 },

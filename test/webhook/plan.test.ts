@@ -1,3 +1,4 @@
+import { WEBHOOK_VERSION } from '../../webhook/src/version.js';
 import fastJsonPatch from 'fast-json-patch';
 import { describe, expect, it } from 'vitest';
 import { parsePod, type Pod } from '../../webhook/src/admission/review.js';
@@ -5,7 +6,7 @@ import { createPlanner, planEnvVar, type JsonPatchOp, type PlanPatch } from '../
 import { defaultMutationConfig, loadPod, podNames, type Json } from './fixtures.js';
 
 const DEFAULT_SETTINGS = defaultMutationConfig().volumes;
-const plan = createPlanner({ volumes: DEFAULT_SETTINGS, bindingNames: ['vhostuser'] });
+const plan = createPlanner({ volumes: DEFAULT_SETTINGS, bindingNames: ['vhostuser'], version: WEBHOOK_VERSION });
 
 function opsOf(planPatch: PlanPatch, pod: Json): readonly JsonPatchOp[] {
   const result = planPatch(parsePod(pod), 'ns/pod');
@@ -67,7 +68,7 @@ describe('planPatch', () => {
   });
 
   it('mounts the OVS run directory read-write only with --ovs-run-dir-writable, and nothing else changes', () => {
-    const writable = createPlanner({ volumes: defaultMutationConfig(['--ovs-run-dir-writable']).volumes, bindingNames: ['vhostuser'] });
+    const writable = createPlanner({ volumes: defaultMutationConfig(['--ovs-run-dir-writable']).volumes, bindingNames: ['vhostuser'], version: WEBHOOK_VERSION });
     const ops = opsOf(writable, loadPod('launcher-v1-binding'));
     const ovs = ops.filter((o) => (o.value as Json)['name'] === 'ovs-run-dir' && o.path.includes('volumeMounts'));
     expect(ovs.map((o) => o.value)).toEqual([{ name: 'ovs-run-dir', mountPath: '/var/run/openvswitch/' }]);
@@ -87,7 +88,7 @@ describe('planPatch', () => {
     const mount = pod.spec.containers[0]?.volumeMounts.find((m) => m['name'] === 'ovs-run-dir') as Json;
     delete mount['readOnly'];
     Object.assign(mount, extra);
-    const writable = createPlanner({ volumes: defaultMutationConfig(['--ovs-run-dir-writable']).volumes, bindingNames: ['vhostuser'] });
+    const writable = createPlanner({ volumes: defaultMutationConfig(['--ovs-run-dir-writable']).volumes, bindingNames: ['vhostuser'], version: WEBHOOK_VERSION });
     expect(opsOf(plan, pod as unknown as Json)).toEqual([]);
     expect(opsOf(writable, pod as unknown as Json)).toEqual([]);
   });
@@ -115,13 +116,15 @@ describe('planPatch', () => {
       '/spec/containers/1/volumeMounts []',
       '/spec/containers/1/volumeMounts/-',
       '/spec/containers/1/volumeMounts/-',
+      '/metadata/annotations/kubevirt-vhostuser.io~1mutation',
     ]);
   });
 
   it("reuses network-resources-injector's podnetinfo mount instead of mounting a second volume there", () => {
     const ops = opsOf(plan, loadPod('nri-podnetinfo'));
     // compute and our sidecar get the shared dir; compute the OVS run dir; nobody a second podinfo.
-    expect(ops.map((o) => (o.value as { name?: string }).name)).toEqual(['shared-dir', 'ovs-run-dir', 'shared-dir', 'ovs-run-dir', 'shared-dir']);
+    expect(ops.slice(0, -1).map((o) => (o.value as { name?: string }).name)).toEqual(['shared-dir', 'ovs-run-dir', 'shared-dir', 'ovs-run-dir', 'shared-dir']);
+    expect(ops.at(-1)?.value).toBe(JSON.stringify({ webhook: WEBHOOK_VERSION, volumes: ['shared-dir', 'ovs-run-dir'] }));
   });
 
   it('mounts podinfo only in sidecars serving one of our bindings, and touches other containers not at all', () => {
@@ -132,7 +135,7 @@ describe('planPatch', () => {
   });
 
   it('mounts only the shared dir in our sidecar when podinfo-in-sidecars is off (it makes the socket links there)', () => {
-    const off = createPlanner({ volumes: { ...DEFAULT_SETTINGS, podinfo: { ...DEFAULT_SETTINGS.podinfo, inSidecars: false } }, bindingNames: ['vhostuser'] });
+    const off = createPlanner({ volumes: { ...DEFAULT_SETTINGS, podinfo: { ...DEFAULT_SETTINGS.podinfo, inSidecars: false } }, bindingNames: ['vhostuser'], version: WEBHOOK_VERSION });
     const patched = applyValidated(loadPod('launcher-v1-binding'), opsOf(off, loadPod('launcher-v1-binding')));
     const names = mountsOf(patched, 'hook-sidecar-0').map((m) => m.name);
     expect(names).toContain('shared-dir');
@@ -148,7 +151,7 @@ describe('planPatch', () => {
         ovsRunDir: { name: 'ovs', hostPath: '/run/openvswitch', mountPath: '/run/openvswitch', writable: false },
         podinfo: { name: 'podnetinfo', mountPath: '/etc/podnetinfo', inSidecars: true },
       },
-      bindingNames: ['vhostuser'],
+      bindingNames: ['vhostuser'], version: WEBHOOK_VERSION,
     });
     const patched = applyValidated(loadPod('launcher-v1-binding'), opsOf(custom, loadPod('launcher-v1-binding')));
     expect(volumeNames(patched).slice(-3)).toEqual(['vhu-sockets', 'ovs', 'podnetinfo']);
@@ -201,7 +204,7 @@ describe('planPatch', () => {
 describe('planPatch: KUBEVIRT_VHOSTUSER_SOCKET_DIRS on our binding sidecar', () => {
   const DIRS = ['/var/run/vhost-sockets/', '/run/dpdk'];
   const VALUE = '/var/run/vhost-sockets/,/run/dpdk';
-  const withDirs = createPlanner({ volumes: DEFAULT_SETTINGS, bindingNames: ['vhostuser'], sidecarSocketDirs: DIRS });
+  const withDirs = createPlanner({ volumes: DEFAULT_SETTINGS, bindingNames: ['vhostuser'], version: WEBHOOK_VERSION, sidecarSocketDirs: DIRS });
 
   type EnvPod = { spec: { containers: { name: string; env?: Json[] }[] } };
   const envOf = (pod: Json, container: string) => (pod as EnvPod).spec.containers.find((c) => c.name === container)?.env ?? [];
@@ -227,7 +230,7 @@ describe('planPatch: KUBEVIRT_VHOSTUSER_SOCKET_DIRS on our binding sidecar', () 
   it('sets it also with podinfo-in-sidecars off, since the sidecar is recognised by its binding', () => {
     const off = createPlanner({
       volumes: { ...DEFAULT_SETTINGS, podinfo: { ...DEFAULT_SETTINGS.podinfo, inSidecars: false } },
-      bindingNames: ['vhostuser'],
+      bindingNames: ['vhostuser'], version: WEBHOOK_VERSION,
       sidecarSocketDirs: DIRS,
     });
     const ops = opsOf(off, loadPod('launcher-v1-binding'));

@@ -87,11 +87,14 @@ describe('parsePod', () => {
 
   it('returns only the fields decisions read, volumes whole, and leaves the pod as it was', () => {
     const pod = launcher();
+    pod.metadata['annotations'] = { 'example.com/a': 'b' };
     const sent = structuredClone(pod);
     const parsed = parsePod(pod);
     expect(pod).toEqual(sent);
     expect(Object.keys(parsed)).toEqual(['metadata', 'spec']);
-    expect(Object.keys(parsed.metadata ?? {}).sort()).toEqual(['generateName', 'labels', 'namespace', 'ownerReferences']);
+    expect(Object.keys(parsed.metadata ?? {}).sort()).toEqual(['annotations', 'generateName', 'labels', 'namespace', 'ownerReferences']);
+    // Passed through unread, the same object: the planner only asks whether there is one.
+    expect(parsed.metadata?.annotations).toBe(pod.metadata['annotations']);
     expect(parsed.spec.containers.map((c) => Object.keys(c).sort())).toEqual([
       ['env', 'image', 'name', 'volumeMounts'],
       ['env', 'image', 'name', 'volumeMounts'],

@@ -136,6 +136,7 @@ export function buildApp(config: AppConfig, deps: AppDeps): FastifyInstance {
     maxNadLookups: config.maxNadLookups,
     lookups: deps.lookups,
     planPatch: createPlanner(config),
+    version: config.version,
   };
   registerMutateRoute(app, { decision, metrics: deps.metrics, bodyLimitBytes: config.bodyLimitBytes });
   const pending = deps.pending ?? (() => []);

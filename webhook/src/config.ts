@@ -7,6 +7,7 @@ import { parseImageRef, type ImageRef } from './mutate/sidecar.js';
 import { DEFAULT_BINDING_NAMES, DEFAULT_CONTROLLER_IDENTITY, DEFAULT_VOLUMES as V, SOCKET_DIRS_ENV, socketDirProblem } from './constants.js';
 import { WebhookError } from './errors.js';
 import type { VolumeSettings } from './mutate/volumes.js';
+import { WEBHOOK_VERSION } from './version.js';
 
 export type { OptionSpec };
 
@@ -58,6 +59,8 @@ export interface MutationConfig {
   readonly sidecarSocketDirs: readonly string[];
   /** Images our binding sidecar runs (recognition where KubeVirt names no binding). */
   readonly sidecarImages: readonly ImageRef[];
+  /** This build's version (version.ts), named by the annotation and auditAnnotations of patched pods. */
+  readonly version: string;
 }
 
 export type TlsSource = { readonly kind: 'files'; readonly certFile: string; readonly keyFile: string } | { readonly kind: 'dev' };
@@ -224,6 +227,7 @@ export function toMutationConfig(values: Values): MutationConfig {
     },
     sidecarSocketDirs: [...new Set(m['sidecar-socket-dir'])],
     sidecarImages: m['sidecar-image'],
+    version: WEBHOOK_VERSION,
   };
 }
 

@@ -3,6 +3,7 @@
 // and the offline `mutate` command so both decide alike.
 import { WebhookError } from '../errors.js';
 import type { Lookups } from '../k8s/sources.js';
+import type { PatchSummary } from '../mutate/mark.js';
 import type { JsonPatchOp, PlanPatch } from '../mutate/plan.js';
 import type { ImageRef } from '../mutate/sidecar.js';
 import { bindingSidecarEvidence, findVhostUserEvidence, type EvidenceResult } from './evidence.js';
@@ -20,13 +21,15 @@ export interface DecisionContext {
   readonly maxNadLookups?: number;
   readonly lookups: Lookups;
   readonly planPatch: PlanPatch;
+  /** The webhook version, for the auditAnnotations of a patch (the planner's, for the pod's annotation). */
+  readonly version: string;
 }
 
 export type AllowReason = 'not-a-pod' | 'not-create' | 'not-launcher' | 'forged' | 'no-vhostuser' | 'already-mutated';
 
 export type Decision =
   | { readonly kind: 'allow'; readonly reason: AllowReason; readonly warning?: string; readonly forged?: ForgedReason }
-  | { readonly kind: 'patch'; readonly ops: readonly JsonPatchOp[]; readonly evidence: string }
+  | { readonly kind: 'patch'; readonly ops: readonly JsonPatchOp[]; readonly evidence: string; readonly added: PatchSummary; readonly version: string }
   | { readonly kind: 'deny'; readonly error: WebhookError; readonly forged?: ForgedReason };
 
 export interface Outcome {
@@ -81,7 +84,7 @@ export function decideAdmission(req: AdmissionRequest, ctx: DecisionContext): Ou
     }
     // A conflicting volume only matters for a pod that needs vhost-user.
     if (!plan.ok) return { decision: { kind: 'deny', error: plan.error }, pod: podRef, evidence };
-    return { decision: { kind: 'patch', ops: plan.ops, evidence }, pod: podRef, evidence };
+    return { decision: { kind: 'patch', ops: plan.ops, evidence, added: plan.added, version: ctx.version }, pod: podRef, evidence };
   };
   // The pod's own evidence first, without the lookup machinery.
   const fromPod = bindingSidecarEvidence(pod, { bindingNames: ctx.bindingNames, sidecarImages: ctx.sidecarImages ?? [] });

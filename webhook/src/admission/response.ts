@@ -1,7 +1,9 @@
 // Pure. The AdmissionReview v1 response for a decision: the request uid, a base64 JSONPatch when
-// there are ops (no patch field otherwise), warnings, or allowed:false with a metav1.Status.
+// there are ops (no patch field otherwise), warnings, or allowed:false with a metav1.Status, and
+// auditAnnotations saying what a patch added and why, or which check a forged pod failed.
 import { ADMISSION_API_VERSION, ADMISSION_KIND } from '../constants.js';
 import { DENIAL_STATUS } from '../errors.js';
+import { AUDIT_KEYS, patchAuditAnnotations } from '../mutate/mark.js';
 import type { JsonPatchOp } from '../mutate/plan.js';
 import type { Decision } from './decide.js';
 
@@ -11,6 +13,8 @@ export interface AdmissionResponse {
   readonly patchType?: 'JSONPatch';
   readonly patch?: string;
   readonly warnings?: readonly string[];
+  /** Written by the API server into the request's audit event, each key prefixed with `<webhook name>/`. */
+  readonly auditAnnotations?: Readonly<Record<string, string>>;
   readonly status?: { readonly status: 'Failure'; readonly code: number; readonly reason: string; readonly message: string };
 }
 
@@ -33,20 +37,27 @@ export function patchBase64(ops: readonly JsonPatchOp[]): string {
 export function toAdmissionReview(uid: string, decision: Decision): AdmissionReviewResponse {
   let response: AdmissionResponse;
   if (decision.kind === 'patch' && decision.ops.length > 0) {
-    response = { uid, allowed: true, patchType: 'JSONPatch', patch: patchBase64(decision.ops) };
+    const auditAnnotations = patchAuditAnnotations(decision.added, decision.evidence, decision.version);
+    response = { uid, allowed: true, patchType: 'JSONPatch', patch: patchBase64(decision.ops), auditAnnotations };
   } else if (decision.kind === 'deny') {
     const code = DENIAL_STATUS[decision.error.code] ?? 403;
     response = {
       uid,
       allowed: false,
       status: { status: 'Failure', code, reason: REASONS[code] ?? 'Forbidden', message: decision.error.message },
+      ...forgedAudit(decision.forged),
     };
   } else if (decision.kind === 'allow' && decision.warning !== undefined) {
-    response = { uid, allowed: true, warnings: [decision.warning] };
+    response = { uid, allowed: true, warnings: [decision.warning], ...forgedAudit(decision.forged) };
   } else {
     response = { uid, allowed: true };
   }
   return { apiVersion: ADMISSION_API_VERSION, kind: ADMISSION_KIND, response };
+}
+
+/** The forged-launcher check that failed, as an audit annotation; nothing for other decisions. */
+function forgedAudit(forged: string | undefined): { auditAnnotations?: Record<string, string> } {
+  return forged === undefined ? {} : { auditAnnotations: { [AUDIT_KEYS.forged]: forged } };
 }
 
 /**
@@ -55,7 +66,8 @@ export function toAdmissionReview(uid: string, decision: Decision): AdmissionRev
  */
 export function admissionReviewJson(uid: string, decision: Decision): string {
   if (decision.kind === 'patch' && decision.ops.length > 0) {
-    return `{"apiVersion":"${ADMISSION_API_VERSION}","kind":"${ADMISSION_KIND}","response":{"uid":${JSON.stringify(uid)},"allowed":true,"patchType":"JSONPatch","patch":"${patchBase64(decision.ops)}"}}`;
+    const audit = JSON.stringify(patchAuditAnnotations(decision.added, decision.evidence, decision.version));
+    return `{"apiVersion":"${ADMISSION_API_VERSION}","kind":"${ADMISSION_KIND}","response":{"uid":${JSON.stringify(uid)},"allowed":true,"patchType":"JSONPatch","patch":"${patchBase64(decision.ops)}","auditAnnotations":${audit}}}`;
   }
   return JSON.stringify(toAdmissionReview(uid, decision));
 }

@@ -42,6 +42,9 @@ export const PodSchema = z.object({
       generateName: z.string().nullish(),
       namespace: z.string().nullish(),
       labels: strings.nullish(),
+      // Not parsed (see above): the planner only needs to know whether an object is there, to
+      // add its annotation to it or create it (mutate/mark.ts).
+      annotations: z.unknown().optional(),
       ownerReferences: z.array(OwnerReference).nullish(),
     })
     .nullish(),

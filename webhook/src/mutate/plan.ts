@@ -1,10 +1,12 @@
-// Pure. planPatch: the JSON Patch that gives a launcher pod the vhost-user volumes and mounts.
-// Only `add` ops, built directly from the pod (no clone, no diff); running it on its own output
-// yields no ops. Never reads files, the clock or the network.
+// Pure. planPatch: the JSON Patch that gives a launcher pod the vhost-user volumes and mounts,
+// and the annotation that records it (mark.ts). Only `add` ops, built directly from the pod (no
+// clone, no diff); running it on its own output yields no ops. Never reads files, the clock or
+// the network.
 import type { Container, Pod, Volume } from '../admission/review.js';
 import { COMPUTE_CONTAINER, SOCKET_DIRS_ENV } from '../constants.js';
 import { WebhookError } from '../errors.js';
 import { pointer } from './json-pointer.js';
+import { markOp, type PatchSummary } from './mark.js';
 import { ourSidecarReason, type ImageRef, type SidecarRecognition } from './sidecar.js';
 import { normalizeDir, describeSource, wantedVolumes, type VolumeSettings, type WantedVolume } from './volumes.js';
 
@@ -15,11 +17,13 @@ export interface JsonPatchOp {
 }
 
 export type PlanResult =
-  | { readonly ok: true; readonly ops: readonly JsonPatchOp[] }
+  | { readonly ok: true; readonly ops: readonly JsonPatchOp[]; readonly added: PatchSummary }
   | { readonly ok: false; readonly error: WebhookError };
 
 export interface PlannerSettings {
   readonly volumes: VolumeSettings;
+  /** The webhook version the annotation on patched pods names. */
+  readonly version: string;
   readonly bindingNames: readonly string[];
   /** Images our binding sidecar runs, for releases whose sidecars name no binding (< 1.9). */
   readonly sidecarImages?: readonly ImageRef[];
@@ -128,7 +132,13 @@ export function planEnvVar(
  * userspace CNI looks it up by name). The pod's own volume of that name is kept when it can
  * serve; another source is E_VOLUME_CONFLICT.
  */
-function planVolumes(wanted: readonly WantedVolume[], mounted: ReadonlySet<WantedVolume>, volumes: Pod['spec']['volumes'], podRef: string): JsonPatchOp[] | WebhookError {
+function planVolumes(
+  wanted: readonly WantedVolume[],
+  mounted: ReadonlySet<WantedVolume>,
+  volumes: Pod['spec']['volumes'],
+  podRef: string,
+  added: string[],
+): JsonPatchOp[] | WebhookError {
   const ops: JsonPatchOp[] = [];
   for (const w of wanted) {
     if (!mounted.has(w)) continue;
@@ -136,6 +146,7 @@ function planVolumes(wanted: readonly WantedVolume[], mounted: ReadonlySet<Wante
     if (existing === undefined) {
       if (volumes == null && ops.length === 0) ops.push({ op: 'add', path: pointer('spec', 'volumes'), value: [] });
       ops.push({ op: 'add', path: pointer('spec', 'volumes', '-'), value: w.volume });
+      added.push(w.name);
     } else if (!w.accepts(existing)) {
       return new WebhookError(
         'E_VOLUME_CONFLICT',
@@ -172,19 +183,28 @@ export function createPlanner(settings: PlannerSettings): PlanPatch {
     }
     const mounted = new Set<WantedVolume>();
     const containerOps: JsonPatchOp[] = [];
+    const containers: string[] = [];
     for (const t of targetsOf(pod, wanted, forSidecar, recognition)) {
+      const before = containerOps.length;
       const mounts = planMounts(t, pod.spec.volumes, podRef, mounted);
       if (mounts instanceof WebhookError) return { ok: false, error: mounts };
       containerOps.push(...mounts);
-      if (!t.sidecar || socketDirsEnv === undefined) continue;
-      const env = planEnvVar(t.container, t.index, socketDirsEnv, podRef, '--sidecar-socket-dir');
-      if (env instanceof WebhookError) return { ok: false, error: env };
-      containerOps.push(...env);
+      if (t.sidecar && socketDirsEnv !== undefined) {
+        const env = planEnvVar(t.container, t.index, socketDirsEnv, podRef, '--sidecar-socket-dir');
+        if (env instanceof WebhookError) return { ok: false, error: env };
+        containerOps.push(...env);
+      }
+      if (containerOps.length > before) containers.push(t.container.name);
     }
-    const volumeOps = planVolumes(wanted, mounted, pod.spec.volumes, podRef);
+    const volumes: string[] = [];
+    const volumeOps = planVolumes(wanted, mounted, pod.spec.volumes, podRef, volumes);
     if (volumeOps instanceof WebhookError) return { ok: false, error: volumeOps };
-    // Volumes first, then mounts (and env): a mount never names a volume the patch has not added yet.
-    return { ok: true, ops: [...volumeOps, ...containerOps] };
+    const added: PatchSummary = { volumes, containers };
+    // Volumes first, then mounts (and env): a mount never names a volume the patch has not added
+    // yet. The annotation last, and only with volumes: a second call that only mounts into a
+    // container added since (reinvocation) keeps the record of the first.
+    if (volumeOps.length === 0) return { ok: true, ops: containerOps, added };
+    return { ok: true, ops: [...volumeOps, ...containerOps, markOp(pod, settings.version, volumes)], added };
   };
 }
 
