@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Installs everything the project needs on a fresh Debian 12 machine: the Debian packages that the
+# Installs everything the tests need on a fresh Debian 12 machine: the Debian packages that the
 # tests run for real (libvirt's validator and parser, libvirtd + QEMU, OVS-DPDK), the npm packages
 # (Node 24 comes with them, as the `node` devDependency), and helm + kubectl for the chart tests.
-# Safe to run again: every step skips what is already there.
+# The sample (`npm run sample`) needs only the npm packages: `npm ci`.
+# Safe to run again: every step skips what is already there; apt waits for another apt run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -17,9 +18,10 @@ for p in "${debs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
 done
 if [ "${#missing[@]}" -gt 0 ]; then
-  sudo=""; [ "$(id -u)" = 0 ] || sudo="sudo"
-  $sudo apt-get update
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y --no-install-recommends "${missing[@]}"
+  # shellcheck source=scripts/lib/apt.sh
+  . scripts/lib/apt.sh
+  apt_get update
+  apt_get install -y --no-install-recommends "${missing[@]}"
 fi
 
 [ -x node_modules/.bin/node ] && [ -f dist/cli/main.js ] || npm ci
