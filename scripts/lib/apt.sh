@@ -11,16 +11,16 @@ apt_get() {
   [ "$(id -u)" = 0 ] || sudo="sudo"
   log=$(mktemp)
   while :; do
-    rc=0
-    # Shown as it runs and kept to be read; `|| rc=$?` keeps a failure from ending a `set -e` caller.
-    $sudo env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout="$APT_LOCK_WAIT_SECONDS" "$@" > >(tee "$log") 2>&1 || rc=$?
-    wait "$!"
+    # Shown as it runs and kept to be read; the status goes through a file, so that neither
+    # tee nor a `set -e` caller hides or acts on it.
+    { $sudo env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout="$APT_LOCK_WAIT_SECONDS" "$@" && echo 0 >"$log.rc" || echo $? >"$log.rc"; } 2>&1 | tee "$log"
+    rc=$(cat "$log.rc")
     if [ "$rc" != 0 ] && grep -q 'Could not get lock' "$log" && [ "$SECONDS" -lt "$deadline" ]; then
       echo "apt-get $1: another apt or dpkg run holds its lock; trying again in ${APT_RETRY_SECONDS}s" >&2
       sleep "$APT_RETRY_SECONDS"
       continue
     fi
-    rm -f "$log"
+    rm -f "$log" "$log.rc"
     return "$rc"
   done
 }

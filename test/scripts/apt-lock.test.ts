@@ -25,8 +25,8 @@ async function holdLock(lockFile: string): Promise<ChildProcess> {
 }
 
 /** Runs apt_get with `args`; resolves once it has exited, calling `onOutput` with all output so far. */
-function aptGet(args: readonly string[], onOutput: (all: string) => void): Promise<{ code: number | null; output: string }> {
-  const p = spawn('bash', ['-c', `. ${join(ROOT, 'scripts/lib/apt.sh')} && apt_get "$@"`, 'apt_get', ...args], {
+function aptGet(args: readonly string[], onOutput: (all: string) => void, prelude = ''): Promise<{ code: number | null; output: string }> {
+  const p = spawn('bash', ['-c', `${prelude}. ${join(ROOT, 'scripts/lib/apt.sh')} && apt_get "$@"; echo "after apt_get: $?"`, 'apt_get', ...args], {
     env: { ...process.env, APT_RETRY_SECONDS: '0.2' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -47,7 +47,7 @@ describe('apt_get while another apt run holds the lock', () => {
     });
     expect(r.output).toContain('Could not get lock /var/lib/apt/lists/lock');
     expect(r.output).toContain('apt-get update: another apt or dpkg run holds its lock; trying again');
-    expect(r.code).toBe(0);
+    expect(r.output).toContain('after apt_get: 0');
   });
 
   it('check (as install): waits for the dpkg lock, then succeeds', async () => {
@@ -56,13 +56,18 @@ describe('apt_get while another apt run holds the lock', () => {
       if (all.includes('Waiting for cache lock') && holder.signalCode === null) holder.kill('SIGKILL');
     });
     expect(r.output).toContain('Waiting for cache lock: Could not get lock /var/lib/dpkg/lock-frontend');
-    expect(r.code).toBe(0);
+    expect(r.output).toContain('after apt_get: 0');
   });
 
   it('still fails on an error that is not a lock', async () => {
     const r = await aptGet(['install', '-y', '--no-download', 'kubevirt-vhostuser-no-such-package'], () => {});
     expect(r.output).toContain('Unable to locate package kubevirt-vhostuser-no-such-package');
     expect(r.output).not.toContain('trying again');
-    expect(r.code).toBe(100);
+    expect(r.output).toContain('after apt_get: 100');
+  });
+
+  it("ends a `set -euo pipefail` caller (setup.sh) with apt-get's own status", async () => {
+    const r = await aptGet(['install', '-y', '--no-download', 'kubevirt-vhostuser-no-such-package'], () => {}, 'set -euo pipefail; ');
+    expect([r.code, r.output.includes('after apt_get')]).toEqual([100, false]);
   });
 });
