@@ -3,7 +3,9 @@
 // and every check convert makes, attacked.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { ConverterError } from '../../converter/src/errors.js';
 import { listPodInterfaces, virtioUserVdev, type ListPodInterfacesInput } from '../../converter/src/index.js';
 import { parseDownwardApiFile } from '../../converter/src/podnetinfo/parse.js';
 import { errorOf } from './expect-error.js';
@@ -246,5 +248,56 @@ describe('virtioUserVdev', () => {
   it('server=1 when the pod side is the server, server=0 when OVS listens; mac only when known', () => {
     expect(virtioUserVdev(3, { podInterface: 'net1', socketPath: '/s/x', mode: 'server' })).toBe('net_virtio_user3,path=/s/x,server=1');
     expect(virtioUserVdev(0, { podInterface: 'net1', socketPath: '/s/x', mode: 'client', mac: '02:00:00:00:00:01' })).toBe('net_virtio_user0,path=/s/x,server=0,mac=02:00:00:00:00:01');
+  });
+});
+
+describe('listPodInterfaces: arbitrary annotations', () => {
+  // Paths and MACs drawn from printable text with the devargs syntax and path tricks mixed in.
+  const hostile = fc.stringMatching(/^[a-zA-Z0-9,=[\]./: _-]{0,40}$/);
+  // Mostly good values, so that many draws list something and the rest attack one fact at a time.
+  const often = <T,>(good: fc.Arbitrary<T>, bad: fc.Arbitrary<T>) => fc.oneof({ arbitrary: good, weight: 6 }, { arbitrary: bad, weight: 1 });
+  const path = often(
+    fc.constantFrom('/var/lib/cni/usrcni/a-net1', '/s/b', 'abc-net1'),
+    fc.oneof(hostile, hostile.map((p) => `/var/lib/cni/usrcni/${p}`), fc.constantFrom('/var/lib/cni/usrcni/../x', '/var/lib/cni/usrcni/db.sock', '/s/a,server=0')),
+  );
+  const mode = often(fc.constantFrom('server', 'client'), fc.string({ maxLength: 6 }));
+  const mac = often(fc.constant('02:00:00:00:00:01'), hostile);
+  const entry = fc.record({
+    name: fc.constantFrom('vms/blue', 'blue', '', 'k8s-pod-network'),
+    interface: fc.constantFrom('net1', 'net2', 'eth0'),
+    mac,
+    'device-info': fc.oneof(
+      fc.record({ type: fc.constant('vhost-user'), 'vhost-user': fc.record({ mode, path }) }),
+      fc.record({ type: fc.constant('pci'), version: often(fc.constantFrom('1.0.0', 'v1.0.0'), fc.constant('2')), pci: fc.record({ 'pci-address': often(fc.constant('0000:01:02.5'), hostile) }) }),
+    ),
+  }, { requiredKeys: ['name', 'interface'] });
+  const configEntry = fc.record({ ifName: fc.constantFrom('net1', 'net3'), config: fc.record({ iftype: fc.constantFrom('vhostuser', 'memif'), vhost: fc.record({ mode, socketfile: path }) }) });
+
+  it('lists only what --vdev can carry, with the path and mode it lists, or throws a ConverterError', () => {
+    let listed = 0;
+    fc.assert(
+      fc.property(fc.array(entry, { maxLength: 3 }), fc.array(configEntry, { maxLength: 2 }), fc.boolean(), (status, config, mapped) => {
+        const ann = annotations({ [STATUS]: status, [CONFIG_DATA]: config, ...(mapped ? { [MAPPED_DIR]: '/var/lib/cni/usrcni/' } : {}) });
+        let listing;
+        try {
+          listing = list(ann, { config: { allowedSocketDirs: ['/s'] } });
+        } catch (err) {
+          if (err instanceof ConverterError) return;
+          throw err;
+        }
+        listed += listing.interfaces.length;
+        listing.interfaces.forEach((i, n) => {
+          // The devargs parse back to exactly the listed facts: nothing smuggled in.
+          const pairs = i.vdev.split(',').map((kv) => kv.split('='));
+          expect(pairs.every((kv) => kv.length === (kv[0] === `net_virtio_user${n}` ? 1 : 2))).toBe(true);
+          expect(Object.fromEntries(pairs.slice(1))).toEqual({ path: i.socketPath, server: i.mode === 'server' ? '1' : '0', ...(i.mac !== undefined ? { mac: i.mac } : {}) });
+          expect(i.socketPath.startsWith('/var/lib/cni/usrcni/') || i.socketPath.startsWith('/s/')).toBe(true);
+        });
+        for (const p of listing.passedOver) if (p.kind === 'sr-iov') expect(p.pciAddress).toMatch(/^[0-9a-f]{4}:[0-9a-f]{2}:[0-9a-f]{2}\.[0-7]$/);
+      }),
+      { numRuns: 300 },
+    );
+    // Not vacuous: some draws do list interfaces.
+    expect(listed).toBeGreaterThan(50);
   });
 });
