@@ -10,6 +10,7 @@ import { CliError, EXIT, reportError, type Subcommand } from '../../cli/subcomma
 import { parseConverterConfig } from './config.js';
 import { DRA_METADATA_ROOT, PODINFO_DIR, SHARED_DIR } from './contract.js';
 import { needsPodAnnotations, readDraMetadata } from './dra-files.js';
+import { parseKubeOvnNetworks } from './kube-ovn.js';
 import { ConverterError } from './errors.js';
 import { checkedSocketDirs, convert, loadPodAnnotations, vhostUserInterfaces } from './index.js';
 import { ensureSocketLinks, refuseSymlinkedSocketDirs } from './socket-files.js';
@@ -21,6 +22,7 @@ const OPTIONS = {
   domain: { type: 'string', value: 'file', help: 'a libvirt domain to rewrite; without it only the interfaces are printed' },
   'socket-dir': { type: 'string', value: 'dir', default: SHARED_DIR, help: 'the shared dir: socket directory when userspace/mapped-dir is absent; socket paths may always lie in it' },
   'dra-metadata-root': { type: 'string', value: 'dir', default: DRA_METADATA_ROOT, help: 'where the kubelet mounts DRA device metadata (KEP-5304), read for networks with resourceClaim' },
+  'kube-ovn': { type: 'string', value: 'json', help: "the pod's Kube-OVN vhost-user networks, as the webhook sets KUBEVIRT_VHOSTUSER_KUBE_OVN on the sidecar" },
   ...CONVERTER_FLAGS,
   'kubevirt-network-info': { type: 'boolean', help: 'the binding has downwardAPI: device-info, so KubeVirt writes kubevirt.io/network-info and it outranks the CNI annotations' },
   ...HELP_OPTION,
@@ -57,6 +59,7 @@ export async function runConvert(argv: readonly string[], warn: (line: string) =
     stableSocketPaths: shared.stableSocketPaths,
     kubevirtNetworkInfo: values['kubevirt-network-info'] === true,
     dra: { metadataRoot: values['dra-metadata-root'] },
+    ...(typeof values['kube-ovn'] === 'string' ? { kubeOvn: parseKubeOvnNetworks(values['kube-ovn']) } : {}),
   });
   const vmi = parseVmi(pickVmiDocument(vmiFile, await readInput(vmiFile, 'VMI')));
   if (vhostUserInterfaces(vmi, config.bindingNames).length === 0) {

@@ -6,6 +6,7 @@ import { DEFAULT_BINDING_NAMES, DEFAULT_WAIT_SECONDS, DRA_METADATA_ROOT, OVSDPDK
 import { ConverterError } from './errors.js';
 import type { LibvirtSourceMode } from './model.js';
 import { describeZodError } from './annotations/json.js';
+import { KubeOvnNetworkSchema } from './kube-ovn.js';
 
 /** The socket directory: where the webhook mounts the `shared-dir` volume. */
 export const DEFAULT_SOCKET_DIR = SHARED_DIR;
@@ -79,6 +80,11 @@ export const ConverterConfigSchema = z
       })
       .strict()
       .prefault({}),
+    /**
+     * The pod's Kube-OVN vhost-user networks, as the webhook read them from their NADs
+     * (KUBE_OVN_NETWORKS_ENV): their sockets lie in the Kube-OVN volume's mount, and only there.
+     */
+    kubeOvn: z.array(KubeOvnNetworkSchema).default([]),
     rxQueueSize: QueueSize.default(DEFAULT_QUEUE_SIZE),
     txQueueSize: QueueSize.default(DEFAULT_QUEUE_SIZE),
     /** How long to wait for the CNI annotations to appear. */

@@ -34,6 +34,23 @@ export const OVSDPDK_DRA_DRIVER = 'ovsdpdk.k8snetworkplumbingwg.io';
 export const OVSDPDK_SOCKET_DIR = '/var/run/ovsdpdk/';
 
 /**
+ * Kube-OVN (kubeovn/kube-ovn pkg/util/const.go VhostUserSocketVolumeName): the emptyDir a pod of a
+ * NAD with `vhost_user_socket_consumption: kubevirt` must have at CNI ADD, by exactly this name.
+ */
+export const KUBE_OVN_SOCKETS_VOLUME = 'vhostuser-sockets';
+/**
+ * Where the webhook mounts a Kube-OVN socket volume, in compute and our sidecar: `<root><volume>/`.
+ * Kube-OVN bind-mounts the same emptyDir at /run/openvswitch/vhost_sockets/<pod uid>/<volume>,
+ * where OVS connects.
+ */
+export const KUBE_OVN_SOCKETS_ROOT = '/var/lib/kube-ovn/';
+/**
+ * Env var the webhook sets on our sidecar: the pod's Kube-OVN vhost-user networks, read from their
+ * NADs, as JSON (converter/src/kube-ovn.ts). A VMI owner writes no NAD and no sidecar env.
+ */
+export const KUBE_OVN_NETWORKS_ENV = 'KUBEVIRT_VHOSTUSER_KUBE_OVN';
+
+/**
  * How long the converter waits for the CNI's annotations to reach the downward-API file, in
  * `convert`, the sidecar and the library alike: within virt-launcher's one-minute hook deadline.
  */

@@ -10,6 +10,7 @@ import { readPodAnnotationsFile, waitForPodAnnotations, type MissingEntry } from
 import { resolveAvailable, resolveInterfaces, vhostUserInterfaces } from './resolve.js';
 import type { DraMetadataFiles } from './dra.js';
 import { needsPodAnnotations, readDraMetadata } from './dra-files.js';
+import { kubeOvnSocketDir } from './kube-ovn.js';
 import { ensureSocketLinks, refuseSymlinkedSocketDirs, type LinkOptions, type LinkOutcome } from './socket-files.js';
 import { allowedSocketDirs } from './socket-path.js';
 import { parseVmi, type Vmi } from './vmi.js';
@@ -39,6 +40,7 @@ export {
 } from './pod-interfaces.js';
 export { draClaimRef, draMetadataPath, draVhostUser, isDraNetwork, type DraClaimRef, type DraMetadataFiles, type DraVhostUser } from './dra.js';
 export { needsPodAnnotations, readDraMetadata } from './dra-files.js';
+export { kubeOvnMacAnnotation, kubeOvnSocketDir, parseKubeOvnNetworks, type KubeOvnNetwork } from './kube-ovn.js';
 export { allowedSocketDirs, confineSocketPath, isOvsControlName, placeSocket, stableSocketName } from './socket-path.js';
 export { ensureSocketLinks, refuseSymlinkedSocketDirs, type LinkOptions, type LinkOutcome } from './socket-files.js';
 export { SocketSharing, type ProcessIds, type ShareOutcome, type SocketGroupLog } from './socket-group.js';
@@ -140,7 +142,8 @@ export async function loadPodAnnotations(podinfo: string, vmi: Vmi, config: Conv
 
 /** The directories whose components must be real directories: the allowed ones and the DRA driver's. */
 export function checkedSocketDirs(config: ConverterConfig): string[] {
-  return allowedSocketDirs({ socketDir: config.socketDir, allowedSocketDirs: [...config.allowedSocketDirs, ...config.dra.socketDirs] });
+  const kubeOvn = config.kubeOvn.map((k) => kubeOvnSocketDir(k.volume));
+  return allowedSocketDirs({ socketDir: config.socketDir, allowedSocketDirs: [...config.allowedSocketDirs, ...config.dra.socketDirs, ...kubeOvn] });
 }
 
 function missingInterfaces(annotations: ReadonlyMap<string, string>, vmi: Vmi, config: ConverterConfig, dra: DraMetadataFiles | undefined): MissingEntry[] {

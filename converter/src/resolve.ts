@@ -9,6 +9,7 @@ import type { ConverterConfig, ModeMap } from './config.js';
 import { ConverterError } from './errors.js';
 import type { ResolvedInterface, SocketLink } from './model.js';
 import { draClaimRef, draMetadataPath, draVhostUser, isDraNetwork, type DraMetadataFiles } from './dra.js';
+import { kubeOvnMacAnnotation, kubeOvnSocketDir, kubeOvnSocketPath, type KubeOvnNetwork } from './kube-ovn.js';
 import { allowedSocketDirs, asDirPrefix, confineSocketPath, placeSocket } from './socket-path.js';
 import { checkSocketPath } from './xml/checks.js';
 import type { ConfigurationDataEntry } from './annotations/configuration-data.js';
@@ -38,6 +39,8 @@ export interface ResolveOutcome {
 interface Context {
   readonly vmi: Vmi;
   readonly pod: PodAnnotations;
+  /** The trusted annotations as they are, for keys no parser reads (Kube-OVN's per-provider MAC). */
+  readonly annotations: ReadonlyMap<string, string>;
   readonly config: ConverterConfig;
   readonly namespace?: string;
   // Lookup tables built once per resolution, so that n interfaces cost O(n), not O(n^2).
@@ -108,6 +111,7 @@ export function resolveAvailable(annotations: ReadonlyMap<string, string>, vmi: 
   const ctx: Context = {
     vmi,
     pod,
+    annotations: trusted,
     config,
     ...(namespace !== undefined ? { namespace } : {}),
     networks: byName(vmi.spec.networks ?? []),
@@ -180,8 +184,10 @@ function resolveOne(ctx: Context, iface: VmiInterface): ResolvedInterface | Conv
   }
   const status = findStatusEntry(pod, podIface.name, nad, ctx.namespace, ctx.podInterfaces);
   const info = pod.networkInfo?.find((n) => n.network === network.name);
-  const socket = findSocket(ctx, iface.name, network.name, podIface.name, nad, status, info);
+  const kubeOvn = ctx.config.kubeOvn.find((k) => k.nad === formatNadRef(nad));
+  const socket = findSocket(ctx, iface.name, network.name, podIface.name, nad, status, info, kubeOvn);
   if (socket instanceof ConverterError) return socket;
+  const kubeOvnMac = kubeOvn?.provider === undefined ? undefined : ctx.annotations.get(kubeOvnMacAnnotation(kubeOvn.provider));
 
   return {
     vmiInterface: iface.name,
@@ -192,7 +198,7 @@ function resolveOne(ctx: Context, iface: VmiInterface): ResolvedInterface | Conv
     ...(socket.socketLink !== undefined ? { socketLink: socket.socketLink } : {}),
     socketSource: socket.source,
     mode: socket.mode,
-    ...nicFacts(ctx, iface, status?.mac ?? info?.mac, status?.mtu ?? info?.mtu),
+    ...nicFacts(ctx, iface, status?.mac ?? kubeOvnMac ?? info?.mac, status?.mtu ?? info?.mtu),
   };
 }
 
@@ -290,8 +296,11 @@ function findSocket(
   nad: NadRef,
   status: NetworkStatusEntry | undefined,
   info: NetworkInfoInterface | undefined,
+  kubeOvn: KubeOvnNetwork | undefined,
 ): PlacedSocket | ConverterError {
   const { pod, config } = ctx;
+  // Kube-OVN writes no socket annotation: for its NAD, any there came from someone else.
+  if (kubeOvn !== undefined) return kubeOvnSocket(ctx, iface, network, podIface, kubeOvn);
   const asVhost = (device: DeviceInfo | undefined, annotation: string): SocketSource | undefined =>
     device?.type === 'vhost-user' ? { kind: 'device-info', annotation, device } : undefined;
   const fromStatus = asVhost(status?.['device-info'], pod.networkStatusKey ?? ANNOTATION.networkStatus);
@@ -311,6 +320,22 @@ function findSocket(
   if (!config.stableSocketPaths) return { path, mode: socket.mode, source: source.annotation };
   const placed = placeSocket(path, sharedDir, network, socket.mode);
   return { ...placed, path: placed.socketPath, mode: socket.mode, source: source.annotation };
+}
+
+/**
+ * A Kube-OVN NAD's socket (kube-ovn.ts): in the Kube-OVN volume's mount, named by the NAD or after
+ * the pod interface; QEMU is the server (Kube-OVN adds a dpdkvhostuserclient port). Confined to
+ * that mount alone, and moved to the stable name with a link from Kube-OVN's name, as in the shared dir.
+ */
+function kubeOvnSocket(ctx: Context, iface: string, network: string, podIface: string, kubeOvn: KubeOvnNetwork): PlacedSocket {
+  const source = `Kube-OVN NAD ${kubeOvn.nad}`;
+  const dir = kubeOvnSocketDir(kubeOvn.volume);
+  const path = kubeOvnSocketPath(kubeOvn, podIface, iface);
+  confineSocketPath(path, [dir], { iface, annotation: source });
+  checkSocketPath(iface, path);
+  if (!ctx.config.stableSocketPaths) return { path, mode: 'server', source };
+  const placed = placeSocket(path, dir, network, 'server');
+  return { ...placed, path: placed.socketPath, mode: 'server', source };
 }
 
 function fromDeviceInfo(ctx: Context, iface: string, podIface: string, device: DeviceInfo): Socket {
