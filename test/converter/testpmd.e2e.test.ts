@@ -5,40 +5,31 @@
 // included, and as the client of a dpdkvhostuser port that OVS listens on. Needs root and
 // hugepages for OVS, as CI has; scripts/e2e-vhostuser.sh starts and stops the stack.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdir, mkdtemp, open, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, open, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { formatDownwardApiFile } from '../../converter/src/index.js';
 import { runInterfaces } from '../../converter/src/interfaces-cli.js';
-import { Ovs, ovsLogTime, run, waitFor } from './launcher-pods.js';
+import { stackDown, stackUp, writeFigures } from './e2e-stack.js';
+import { ovsLogTime, waitFor, type Ovs } from './launcher-pods.js';
 
-const SCRIPT = fileURLToPath(new URL('../../scripts/e2e-vhostuser.sh', import.meta.url));
-const RESULTS = fileURLToPath(new URL('../../bench/results/testpmd-e2e.json', import.meta.url));
 const CONTAINER_ID = '037ecb6703b0dc7b5da5029bc4c15c4ad51f0b872a5710032598ccf50dd258bf';
 
 let dir = '';
 let ovs: Ovs;
 /** Each running testpmd, with its EAL file prefix (its run directory under /var/run/dpdk). */
 const testpmds = new Map<ChildProcess, string>();
-/** Measured figures, written to bench/results/testpmd-e2e.json (tests may not print). */
+/** Measured figures, written to bench/results/testpmd-e2e.json. */
 const figures: Record<string, number> = {};
 
 beforeAll(async () => {
-  dir = await mkdtemp('/tmp/kvvu-tp-');
-  const up = await run(SCRIPT, ['up', dir], 60_000);
-  if (up.code !== 0) throw new Error(`environment setup failed (needs root and writable hugepages):\n${up.out}`);
-  ovs = new Ovs(join(dir, 'ovs'));
+  ({ dir, ovs } = await stackUp('/tmp/kvvu-tp-'));
 }, 90_000);
 
 afterAll(async () => {
   for (const child of [...testpmds.keys()]) await stopTestpmd(child);
-  const down = await run(SCRIPT, ['down', dir], 60_000);
-  if (Object.keys(figures).length > 0) {
-    await mkdir(join(RESULTS, '..'), { recursive: true });
-    await writeFile(RESULTS, `${JSON.stringify({ date: new Date().toISOString(), figures }, null, 2)}\n`);
-  }
-  await rm(dir, { recursive: true, force: true });
+  const down = await stackDown(dir);
+  await writeFigures('testpmd-e2e', figures);
   expect(down.code, down.out).toBe(0);
 }, 120_000);
 
