@@ -30,16 +30,26 @@ export interface ConverterFlags {
  * @throws UsageError naming the flag and the value.
  */
 export function converterFlags(values: OptionValues, maxWaitSeconds = Number.POSITIVE_INFINITY): ConverterFlags {
+  const waitMs = waitFlag(values, maxWaitSeconds);
+  const bindingNames = values['binding-name'] as string[];
+  if (bindingNames.some((n) => n.trim() === '')) throw new UsageError('--binding-name must not be empty');
+  const allowedSocketDirs = allowSocketDirFlag(values);
+  return { waitMs, bindingNames: [...new Set(bindingNames)], allowedSocketDirs, stableSocketPaths: values['cni-socket-paths'] !== true };
+}
+
+/**
+ * `--wait`, checked: a number of seconds from 0 to `maxWaitSeconds`, in milliseconds.
+ *
+ * @throws UsageError naming the flag and the value.
+ */
+export function waitFlag(values: OptionValues, maxWaitSeconds = Number.POSITIVE_INFINITY): number {
   const waitText = String(values['wait']);
   const wait = Number(waitText);
   if (waitText.trim() === '' || !Number.isFinite(wait) || wait < 0 || wait > maxWaitSeconds) {
     const range = Number.isFinite(maxWaitSeconds) ? `from 0 to ${maxWaitSeconds}` : '>= 0';
     throw new UsageError(`--wait ${JSON.stringify(waitText)}: expected a number of seconds ${range}`);
   }
-  const bindingNames = values['binding-name'] as string[];
-  if (bindingNames.some((n) => n.trim() === '')) throw new UsageError('--binding-name must not be empty');
-  const allowedSocketDirs = allowSocketDirFlag(values);
-  return { waitMs: Math.round(wait * 1000), bindingNames: [...new Set(bindingNames)], allowedSocketDirs, stableSocketPaths: values['cni-socket-paths'] !== true };
+  return Math.round(wait * 1000);
 }
 
 /**

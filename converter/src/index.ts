@@ -30,6 +30,7 @@ export { readPodAnnotations, type PodAnnotations } from './annotations/pod-annot
 export { resolveAvailable, resolveInterfaces, setAsideOwnerAnnotations, vhostUserInterfaces } from './resolve.js';
 export {
   listPodInterfaces,
+  unreportedAttachments,
   virtioUserVdev,
   type AppNetutilInterface,
   type KuryrPort,

@@ -3,13 +3,14 @@
 // arguments, or as JSON. Output is written in one piece only on success; SR-IOV devices and
 // owner-written annotations set aside are `warning:` lines on stderr.
 
-import { allowSocketDirFlag, CONVERTER_FLAGS } from '../../cli/converter-flags.js';
+import { allowSocketDirFlag, CONVERTER_FLAGS, waitFlag } from '../../cli/converter-flags.js';
 import { HELP_OPTION, parseOptions, usageText } from '../../cli/options.js';
 import { EXIT, reportError, type Subcommand } from '../../cli/subcommand.js';
 import { pickVmiDocument, readInput } from './cli.js';
 import { PODINFO_DIR, SHARED_DIR } from './contract.js';
-import { readPodAnnotationsFile } from './podnetinfo/read.js';
-import { listPodInterfaces, type PodInterfaceListing } from './pod-interfaces.js';
+import { DEFAULT_POLL_MS } from './config.js';
+import { readPodAnnotationsFile, waitForPodAnnotations } from './podnetinfo/read.js';
+import { listPodInterfaces, unreportedAttachments, type PodInterfaceListing } from './pod-interfaces.js';
 import { printable } from './xml/checks.js';
 import { parseVmi } from './vmi.js';
 
@@ -18,13 +19,15 @@ const OPTIONS = {
   json: { type: 'boolean', help: 'print JSON: each interface with its --vdev, its Kuryr port file and its app-netutil InterfaceData' },
   'socket-dir': { type: 'string', value: 'dir', default: SHARED_DIR, help: 'the socket directory when userspace/mapped-dir is absent; socket paths may always lie in it' },
   'allow-socket-dir': CONVERTER_FLAGS['allow-socket-dir'],
+  // The CNI annotations waited for: network-status listing every attachment the networks annotation asks for.
+  wait: CONVERTER_FLAGS.wait,
   vmi: { type: 'string', value: 'file', help: "a virt-launcher pod's VMI: socket annotations that also stand in its metadata are set aside, as convert does" },
   ...HELP_OPTION,
 } as const;
 
 const USAGE = usageText(
-  'interfaces [--podinfo <path>] [--json] [options]',
-  "Lists every vhost-user interface of a pod from its network annotations, no VMI needed: network,\npod interface, socket path, mode (the pod's side), MAC, the annotation it came from, and a\nready DPDK argument (--vdev net_virtio_user<N>,path=...,server=0|1). SR-IOV devices and other\nattachments are passed over with the reason.",
+  'interfaces [--podinfo <path>] [--json] [--wait <seconds>] [options]',
+  "Lists every vhost-user interface of a pod from its network annotations, no VMI needed: network,\npod interface, socket path, mode (the pod's side), MAC, the annotation it came from, and a\nready DPDK argument (--vdev net_virtio_user<N>,path=...,server=0|1). SR-IOV devices and other\nattachments are passed over with the reason. It waits (--wait) until Multus has reported every\nattachment the pod's networks annotation asks for.",
   [['Options', OPTIONS]],
 );
 
@@ -46,7 +49,10 @@ export async function runInterfaces(argv: readonly string[], warn: (line: string
   const allowedSocketDirs = allowSocketDirFlag(values);
   const vmiFile = values['vmi'];
   const owner = typeof vmiFile === 'string' ? parseVmi(pickVmiDocument(vmiFile, await readInput(vmiFile, 'VMI'))).metadata?.annotations : undefined;
-  const annotations = await readPodAnnotationsFile(String(values['podinfo']));
+  const waitMs = waitFlag(values);
+  const podinfo = String(values['podinfo']);
+  const annotations =
+    waitMs === 0 ? await readPodAnnotationsFile(podinfo) : await waitForPodAnnotations(podinfo, { timeoutMs: waitMs, pollMs: DEFAULT_POLL_MS, missing: (a) => unreportedAttachments(a) });
   const listing = listPodInterfaces({
     annotations,
     config: { socketDir: String(values['socket-dir']), allowedSocketDirs },

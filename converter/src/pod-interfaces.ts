@@ -11,9 +11,10 @@ import { ConverterError } from './errors.js';
 import type { LibvirtSourceMode, ResolvedInterface } from './model.js';
 import { isSupportedDeviceInfoVersion, PCI_ADDRESS, type DeviceInfo } from './annotations/device-info.js';
 import { ANNOTATION } from './annotations/keys.js';
-import { formatNadRef, parseNadName } from './annotations/nad-name.js';
+import { formatNadRef, isSameNad, parseNadName } from './annotations/nad-name.js';
 import { readPodAnnotations, toAnnotationMap, type PodAnnotations } from './annotations/pod-annotations.js';
 import { findStatusEntry } from './annotations/pod-interface.js';
+import type { MissingEntry } from './podnetinfo/read.js';
 import { resolveAvailable, setAsideOwnerAnnotations } from './resolve.js';
 import { checkMac } from './xml/checks.js';
 import type { Vmi } from './vmi.js';
@@ -135,6 +136,31 @@ export function listPodInterfaces(input: ListPodInterfacesInput): PodInterfaceLi
     }
   }
   return { interfaces, passedOver };
+}
+
+/**
+ * The attachments the pod asked for (`k8s.v1.cni.cncf.io/networks`) that Multus has not reported
+ * in network-status yet: Multus writes network-status once every CNI of the pod has run, and the
+ * kubelet copies it into the downward-API file only on a later sync. Empty when the pod asks for
+ * none. For waitForPodAnnotations.
+ *
+ * @throws ConverterError for a malformed annotation (waiting cannot fix it).
+ */
+export function unreportedAttachments(annotations: ReadonlyMap<string, string>, namespace?: string): MissingEntry[] {
+  const pod = readPodAnnotations(annotations);
+  const reported = [...(pod.networkStatus ?? [])].map((e) => ({ nad: parseNadName(e.name, namespace), iface: e.interface }));
+  const missing: MissingEntry[] = [];
+  for (const s of pod.networks ?? []) {
+    const nad = parseNadName(s.name, s.namespace ?? namespace);
+    // Each request takes one status entry of its NAD (its own interface, when it names one).
+    const at = reported.findIndex((r) => isSameNad(r.nad, nad) && (s.interface === undefined || r.iface === s.interface));
+    if (at >= 0) reported.splice(at, 1);
+    else {
+      const what = `${formatNadRef(nad)}${s.interface !== undefined ? `@${s.interface}` : ''}`;
+      missing.push({ what, message: `attachment ${what} is not in network-status yet` });
+    }
+  }
+  return missing;
 }
 
 /** Every pod interface the annotations name, once, with the NAD it attaches. */

@@ -9,6 +9,7 @@ import { listPodInterfaces } from '../../converter/src/index.js';
 import { interfacesCommand } from '../../converter/src/interfaces-cli.js';
 import { formatDownwardApiFile, parseDownwardApiFile } from '../../converter/src/podnetinfo/parse.js';
 import { readFileSync } from 'node:fs';
+import { makeVolumeDir, publishAnnotations } from './kubelet-volume.js';
 
 const samples = join(import.meta.dirname, '../../fixtures/podnetinfo');
 const USERSPACE = join(samples, 'app-netutil/annotations_userspace_no_deviceinfo');
@@ -101,13 +102,35 @@ describe('kubevirt-vhostuser interfaces', () => {
     expect(hostile.stderr).toMatch(/^error: E_SOCKET_PATH: interface 'net1': socket path "\/var\/lib\/cni\/usrcni\/a,server=0" contains one of , = \[ \]/);
   });
 
+  it('--wait: lists once Multus has reported every requested attachment, which reaches the file on a later kubelet sync', async () => {
+    const dir = await makeVolumeDir();
+    try {
+      const final = readFileSync(join(samples, 'juniper-pr218/annotations'), 'utf8');
+      const before = parseDownwardApiFile(final, 'annotations');
+      before.delete('k8s.v1.cni.cncf.io/network-status');
+      await publishAnnotations(dir, Object.fromEntries(before));
+      // Read once, the pod has nothing to list yet.
+      expect((await run('--podinfo', dir, '--wait', '0')).stdout).toBe('no vhost-user interfaces\n');
+      const timedOut = await run('--podinfo', dir, '--wait', '0.2');
+      expect([timedOut.code, timedOut.stdout]).toEqual([1, '']);
+      expect(timedOut.stderr).toMatch(/^error: E_TIMEOUT: [^\n]*annotations: still missing after 0.2s: attachment kubevirttest\/vn-blue@net1 is not in network-status yet/);
+      setTimeout(() => void publishAnnotations(dir, final), 100);
+      const waited = await run('--podinfo', dir, '--wait', '10');
+      expect([waited.code, waited.stderr]).toEqual([0, '']);
+      expect(waited.stdout).toContain('--vdev net_virtio_user0,path=/var/lib/cni/usrcni/2ea1931c-2935-net1,server=1,mac=02:c6:da:d3:ab:07');
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
   it('bad command line: E_USAGE, exit 2; --help lists the options', async () => {
     const bad = await run('--allow-socket-dir', '/');
     expect([bad.code, bad.stdout, bad.stderr]).toEqual([2, '', 'error: E_USAGE: --allow-socket-dir "/" is the root directory, which would allow any socket path\n']);
     expect((await run('--frobnicate')).code).toBe(2);
+    expect(await run('--wait', 'soon')).toEqual({ code: 2, stdout: '', stderr: 'error: E_USAGE: --wait "soon": expected a number of seconds >= 0\n' });
     const help = await run('--help');
     expect(help.code).toBe(0);
     expect(help.stdout).toMatch(/^Usage: kubevirt-vhostuser interfaces /);
-    for (const flag of ['--podinfo <path>', '--json', '--socket-dir <dir>', '--allow-socket-dir <dir>', '--vmi <file>']) expect(help.stdout).toContain(flag);
+    for (const flag of ['--podinfo <path>', '--json', '--socket-dir <dir>', '--allow-socket-dir <dir>', '--wait <seconds>', '--vmi <file>']) expect(help.stdout).toContain(flag);
   });
 });

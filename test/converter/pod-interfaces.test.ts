@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { ConverterError } from '../../converter/src/errors.js';
-import { listPodInterfaces, virtioUserVdev, type ListPodInterfacesInput } from '../../converter/src/index.js';
+import { listPodInterfaces, unreportedAttachments, virtioUserVdev, type ListPodInterfacesInput } from '../../converter/src/index.js';
 import { parseDownwardApiFile } from '../../converter/src/podnetinfo/parse.js';
 import { errorOf } from './expect-error.js';
 
@@ -299,5 +299,18 @@ describe('listPodInterfaces: arbitrary annotations', () => {
     );
     // Not vacuous: some draws do list interfaces.
     expect(listed).toBeGreaterThan(50);
+  });
+});
+
+describe('unreportedAttachments (what interfaces --wait waits for)', () => {
+  it('each requested attachment takes one network-status entry of its NAD, by interface when it names one', () => {
+    const networks = 'k8s.v1.cni.cncf.io/networks';
+    expect(unreportedAttachments(sample('app-netutil/annotations_userspace_no_deviceinfo'))).toEqual([]);
+    expect(unreportedAttachments(sample('app-netutil/annotations_deviceinfo_pci'))).toEqual([]);
+    expect(unreportedAttachments(new Map())).toEqual([]);
+    const ann = annotations({ [networks]: 'vms/blue, vms/blue, red@net3', [STATUS]: [{ name: 'vms/blue', interface: 'net1' }, { name: 'red', interface: 'net2' }] });
+    expect(unreportedAttachments(ann).map((m) => m.what)).toEqual(['vms/blue', 'red@net3']);
+    expect(unreportedAttachments(ann, 'vms').map((m) => m.message)).toEqual(['attachment vms/blue is not in network-status yet', 'attachment vms/red@net3 is not in network-status yet']);
+    expect(errorOf(() => unreportedAttachments(annotations({ [networks]: 'a/b/c' }))).code).toBe('E_ANNOTATION_SCHEMA');
   });
 });
