@@ -7,6 +7,8 @@ import { NetworkPolicy } from 'kubernetes-models/networking.k8s.io/v1/NetworkPol
 import { PodDisruptionBudget } from 'kubernetes-models/policy/v1/PodDisruptionBudget';
 import { ClusterRole } from 'kubernetes-models/rbac.authorization.k8s.io/v1/ClusterRole';
 import { ClusterRoleBinding } from 'kubernetes-models/rbac.authorization.k8s.io/v1/ClusterRoleBinding';
+import { PrometheusRule } from '@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1/PrometheusRule';
+import { ConfigMap } from 'kubernetes-models/v1/ConfigMap';
 import { Secret } from 'kubernetes-models/v1/Secret';
 import { Service } from 'kubernetes-models/v1/Service';
 import { ServiceAccount } from 'kubernetes-models/v1/ServiceAccount';
@@ -16,6 +18,7 @@ type Validator = (obj: K8sObject) => void;
 
 // Each model's validate() throws an ajv error listing the offending paths.
 const builtIn: Record<string, Validator> = {
+  'v1/ConfigMap': (o) => new ConfigMap(o as never).validate(),
   'v1/Secret': (o) => new Secret(o as never).validate(),
   'v1/Service': (o) => new Service(o as never).validate(),
   'v1/ServiceAccount': (o) => new ServiceAccount(o as never).validate(),
@@ -62,6 +65,8 @@ const custom: Record<string, Validator> = {
     if (!isCA) requireFields(o, { 'spec.dnsNames': 'array' });
     if (isCA) requireFields(o, { 'spec.commonName': 'string', 'spec.isCA': 'boolean' });
   },
+  // The Prometheus operator's own CRD schema, as @kubernetes-models/prometheus-operator ships it.
+  'monitoring.coreos.com/v1/PrometheusRule': (o) => new PrometheusRule(o as never).validate(),
   'monitoring.coreos.com/v1/ServiceMonitor': (o) => {
     requireFields(o, { 'spec.selector': 'object', 'spec.endpoints': 'array' });
     for (const ep of get(o, 'spec.endpoints') as unknown[]) {

@@ -40,6 +40,14 @@ describe('values.schema.json', () => {
     ['tls.mode secret without a CA bundle', { 'tls.mode': 'secret', 'tls.secret.name': 'x' }, "at '/tls/secret/caBundle'"],
     ['an issuerRef of the wrong kind', { 'tls.mode': 'certManager', 'tls.certManager.issuerRef': { name: 'x', kind: 'Vault' } }, "at '/tls/certManager/issuerRef'"],
     ['a duration that is not one', { 'tls.certManager.duration': '1 year' }, "at '/tls/certManager/duration'"],
+    ['an alert error ratio over 1', { 'prometheusRule.errorRatio': 5 }, "at '/prometheusRule/errorRatio': maximum: got 5, want 1"],
+    ['a latency fraction of 0', { 'prometheusRule.latencyTimeoutFraction': 0 }, "at '/prometheusRule/latencyTimeoutFraction'"],
+    ['a series selector with braces', { 'prometheusRule.selector': '{job="x"}' }, "at '/prometheusRule/selector'"],
+    ['a series selector that closes its braces early', { 'prometheusRule.selector': 'job="x"}) or vector(1' }, "at '/prometheusRule/selector'"],
+    ['an alert label that Prometheus cannot take', { 'prometheusRule.alertLabels': { 'team-name': 'net' } }, "invalid propertyName 'team-name'"],
+    ['certificate expiry days that are not whole', { 'prometheusRule.certificateExpiryDays': 0.5 }, "at '/prometheusRule/certificateExpiryDays': got number, want integer"],
+    ['a dashboard namespace that is no DNS label', { 'grafanaDashboard.namespace': 'Monitoring' }, "at '/grafanaDashboard/namespace'"],
+    ['an unknown dashboard key', { 'grafanaDashboard.folder': 'x' }, "at '/grafanaDashboard': additional properties 'folder' not allowed"],
   ])('rejects %s', async (_case, values, message) => {
     const run = await tryTemplate({ values });
     expect(run.code).not.toBe(0);

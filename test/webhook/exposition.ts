@@ -56,6 +56,8 @@ export function parseExposition(text: string): Exposition {
       (comment[1] === 'TYPE' ? types : help).set(comment[2] as string, comment[1] === 'HELP' ? unescape(comment[3] as string) : (comment[3] as string));
       continue;
     }
+    // Any other comment is ignored, as the format says.
+    if (line.startsWith('#')) continue;
     const m = SAMPLE.exec(line);
     if (m === null) throw new Error(`unreadable exposition line: ${line}`);
     samples.push({ name: m[1] as string, labels: m[2] === undefined ? {} : parseLabels(m[2], line), value: parseValue(m[3] as string, line) });

@@ -54,6 +54,9 @@ describe('/metrics', () => {
     expect(m.value(`${P}pods_patched_total`)).toBe(0);
     expect(m.value(`${P}nads_unread_total`)).toBe(0);
     for (const reason of ['budget', 'evicted', 'too_large']) expect(m.value(`${P}request_bodies_refused_total`, { reason })).toBe(0);
+    for (const reason of ['owner', 'user']) expect(m.value(`${P}hostpath_refused_total`, { reason })).toBe(0);
+    for (const result of ['loaded', 'rejected']) expect(m.value(`${P}certificate_reloads_total`, { result })).toBe(0);
+    for (const reason of ['expired', 'not_yet_valid', 'invalid']) expect(m.value(`${P}certificate_reload_failures_total`, { reason })).toBe(0);
   });
 
   it('counts requests by outcome, and the counts follow each new request', async () => {

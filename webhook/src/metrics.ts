@@ -3,6 +3,8 @@
 // collide. The chart's PrometheusRule and dashboard (templates/webhook-prometheusrule.yaml,
 // files/dashboard.json) are written against these names.
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { ForgedReason } from './admission/launcher.js';
+import type { KeyPairRejection } from './tls.js';
 import { WEBHOOK_VERSION } from './version.js';
 
 export type RequestOutcome = 'patched' | 'allowed' | 'warned' | 'denied' | 'invalid' | 'error';
@@ -48,8 +50,12 @@ export interface MetricsOptions {
 
 const PREFIX = 'kubevirt_vhostuser_webhook_';
 
-/** Decisions take microseconds; lookups up to --lookup-timeout-ms. */
-export const DURATION_BUCKETS: readonly number[] = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 2.5, 5];
+/**
+ * Decisions take microseconds; lookups up to --lookup-timeout-ms. 10 and 30 s bound the API
+ * server's timeoutSeconds (default 10, at most 30), so a p99 near the timeout is measurable
+ * (the chart's latency alert) instead of flattening at the largest finite bucket.
+ */
+export const DURATION_BUCKETS: readonly number[] = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 2.5, 5, 10, 30];
 
 export function createMetrics(opts: MetricsOptions = {}): WebhookMetrics {
   const registry = new Registry();
@@ -83,6 +89,28 @@ export function createMetrics(opts: MetricsOptions = {}): WebhookMetrics {
   // Every reason from the start, at 0: a rate() over a series that appears only at the first
   // refusal misses that refusal.
   for (const reason of ['budget', 'evicted', 'too_large'] satisfies BodyRefusal[]) bodiesRefused.inc({ reason }, 0);
+  // Likewise for the counters the chart's alerts and dashboard take increase() of.
+  const hostPathRefused = new Counter({
+    name: `${PREFIX}hostpath_refused_total`,
+    help: 'Pods with the virt-launcher label refused the ovs-run-dir hostPath, by failed check',
+    labelNames: ['reason'],
+    registers,
+  });
+  for (const reason of ['owner', 'user'] satisfies ForgedReason[]) hostPathRefused.inc({ reason }, 0);
+  const certificateReloads = new Counter({
+    name: `${PREFIX}certificate_reloads_total`,
+    help: 'Serving certificate reloads by result (rejected = files changed but not a valid pair)',
+    labelNames: ['result'],
+    registers,
+  });
+  for (const result of ['loaded', 'rejected']) certificateReloads.inc({ result }, 0);
+  const certificateReloadFailures = new Counter({
+    name: `${PREFIX}certificate_reload_failures_total`,
+    help: 'Serving certificate reloads refused, by reason (expired, not_yet_valid, invalid = not a matching PEM pair); the previous certificate stays',
+    labelNames: ['reason'],
+    registers,
+  });
+  for (const reason of ['expired', 'not_yet_valid', 'invalid'] satisfies KeyPairRejection[]) certificateReloadFailures.inc({ reason }, 0);
   return {
     registry,
     requests,
@@ -96,29 +124,14 @@ export function createMetrics(opts: MetricsOptions = {}): WebhookMetrics {
       certificateExpiry.set(notAfter.getTime() / 1000);
     },
     podsPatched: new Counter({ name: `${PREFIX}pods_patched_total`, help: 'Launcher pods given the vhost-user volumes', registers }),
-    hostPathRefused: new Counter({
-      name: `${PREFIX}hostpath_refused_total`,
-      help: 'Pods with the virt-launcher label refused the ovs-run-dir hostPath, by failed check',
-      labelNames: ['reason'],
-      registers,
-    }),
+    hostPathRefused,
     bodiesRefused,
     nadsUnread: new Counter({
       name: `${PREFIX}nads_unread_total`,
       help: 'NetworkAttachmentDefinitions a VMI named that were left unread because of --max-nad-lookups',
       registers,
     }),
-    certificateReloads: new Counter({
-      name: `${PREFIX}certificate_reloads_total`,
-      help: 'Serving certificate reloads by result (rejected = files changed but not a valid pair)',
-      labelNames: ['result'],
-      registers,
-    }),
-    certificateReloadFailures: new Counter({
-      name: `${PREFIX}certificate_reload_failures_total`,
-      help: 'Serving certificate reloads refused, by reason (expired, not_yet_valid, invalid = not a matching PEM pair); the previous certificate stays',
-      labelNames: ['reason'],
-      registers,
-    }),
+    certificateReloads,
+    certificateReloadFailures,
   };
 }
