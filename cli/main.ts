@@ -14,6 +14,7 @@ const subcommands: Record<string, Entry> = {
   interfaces: { summary: "list a pod's vhost-user interfaces (socket, mode, MAC, DPDK --vdev) from /etc/podnetinfo, no VMI needed", load: async () => (await import('../converter/src/interfaces-cli.js')).interfacesCommand },
   webhook: { summary: 'serve the mutating admission webhook over HTTPS', load: async () => (await import('../webhook/src/cli.js')).webhookCommand },
   mutate: { summary: 'print the JSON patch the webhook would return for a pod, offline', load: async () => (await import('../webhook/src/cli.js')).mutateCommand },
+  doctor: { summary: "report the pod's podinfo files, each interface's socket and its peers, and which check failed (run in the sidecar container)", load: async () => (await import('./doctor.js')).doctorCommand },
   'hook-sidecar': { summary: 'serve the KubeVirt hook sidecar (network binding plugin) on a unix socket', load: async () => (await import('../sidecar/src/cli.js')).hookSidecarCommand },
 };
 

@@ -19,7 +19,7 @@ function run(...args: string[]): Promise<{ code: number; stdout: string; stderr:
 }
 
 const VERSION = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string }).version;
-const COMMANDS = ['convert', 'interfaces', 'webhook', 'mutate', 'hook-sidecar'];
+const COMMANDS = ['convert', 'interfaces', 'webhook', 'mutate', 'doctor', 'hook-sidecar'];
 
 describe('kubevirt-vhostuser', () => {
   it('prints its version, also after a subcommand', async () => {
@@ -32,7 +32,7 @@ describe('kubevirt-vhostuser', () => {
     for (const c of COMMANDS) expect(help.stdout).toContain(`  ${c}`);
     expect(help.stdout).toContain('Exit codes: 0 success, 1 bad input or a failure');
     expect((await run()).code).toBe(2);
-    expect(await run('frobnicate')).toEqual({ code: 2, stdout: '', stderr: "error: E_USAGE: unknown command 'frobnicate'; expected one of: convert, interfaces, webhook, mutate, hook-sidecar\n" });
+    expect(await run('frobnicate')).toEqual({ code: 2, stdout: '', stderr: `error: E_USAGE: unknown command 'frobnicate'; expected one of: ${COMMANDS.join(', ')}\n` });
   });
 
   it.each(COMMANDS)('%s: --help exits 0 with the exit codes; an unknown flag is E_USAGE with exit 2', async (command) => {
