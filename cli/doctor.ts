@@ -17,6 +17,7 @@ import { pickVmiDocument, readInput } from '../converter/src/cli.js';
 import { readPodAnnotationsFile } from '../converter/src/podnetinfo/read.js';
 import { resolveAvailable, vhostUserInterfaces } from '../converter/src/resolve.js';
 import { parseVmi, type Vmi } from '../converter/src/vmi.js';
+import { interfaceOutcome, type InterfaceOutcome } from '../sidecar/src/on-define-domain.js';
 
 const OPTIONS = {
   podinfo: { type: 'string', value: 'path', default: PODINFO_DIR, help: "downward-API directory with the pod's annotations (the webhook's mount)" },
@@ -72,12 +73,9 @@ export interface SocketFile {
   readonly peers?: SocketPeers;
 }
 
-export interface InterfaceReport {
+/** An interface as the sidecar's log line shows it (only the name when it did not resolve), its mode and socket files. */
+export interface InterfaceReport extends Partial<Omit<InterfaceOutcome, 'name'>> {
   readonly name: string;
-  readonly podInterface?: string;
-  readonly socket?: string;
-  readonly cniSocket?: string;
-  readonly source?: string;
   readonly mode?: string;
   readonly files: readonly SocketFile[];
 }
@@ -186,15 +184,7 @@ export async function diagnose(input: DoctorInput): Promise<DoctorReport> {
     const r = outcome.resolved.find((x) => x.vmiInterface === iface.name);
     if (r === undefined) continue;
     const files = await Promise.all([r.socketPath, ...(r.cniSocketPath !== undefined ? [r.cniSocketPath] : [])].map((p) => socketFile(p, unix)));
-    interfaces.push({
-      name: r.vmiInterface,
-      podInterface: r.podInterface,
-      socket: r.socketPath,
-      ...(r.cniSocketPath !== undefined ? { cniSocket: r.cniSocketPath } : {}),
-      ...(r.socketSource !== undefined ? { source: r.socketSource } : {}),
-      mode: r.mode,
-      files,
-    });
+    interfaces.push({ ...interfaceOutcome(r), mode: r.mode, files });
     checks.push({ check: `interface ${r.vmiInterface}`, status: 'ok', detail: `socket ${r.socketPath} from ${r.socketSource ?? 'the annotations'} (pod interface ${r.podInterface}, QEMU as ${r.mode})` });
     checks.push(socketCheck(r, files));
   }

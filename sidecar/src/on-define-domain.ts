@@ -40,6 +40,7 @@ const statusOfCode: Record<ConverterErrorCode, HookStatus> = {
   E_SOCKET_PATH: HookStatus.FailedPrecondition,
   E_ANNOTATION_UNTRUSTED: HookStatus.FailedPrecondition,
   E_SOCKET_LINK: HookStatus.FailedPrecondition,
+  E_SOCKET_GROUP: HookStatus.FailedPrecondition,
   E_MODE: HookStatus.FailedPrecondition,
   E_MAC: HookStatus.InvalidArgument,
   E_PCI_CONFLICT: HookStatus.InvalidArgument,
@@ -115,7 +116,8 @@ export async function onDefineDomain(domainXml: string, vmiJson: string, deps: O
   }
 }
 
-function interfaceOutcome(i: ResolvedInterface): InterfaceOutcome {
+/** A resolved interface's socket facts, as the log line and `doctor` show them. */
+export function interfaceOutcome(i: ResolvedInterface): InterfaceOutcome {
   return {
     name: i.vmiInterface,
     socket: i.socketPath,
