@@ -1,25 +1,41 @@
 # One image, two roles: `webhook` (the admission webhook Deployment, see charts/) and
 # `hook-sidecar` (the network binding plugin sidecar KubeVirt starts in virt-launcher pods,
-# registered as `sidecarImage`, see docs/install.md). Build: docker build -t <registry>/kubevirt-vhostuser:<tag> .
+# registered as `sidecarImage`, see docs/install.md). Build for both architectures (docs/install.md,
+# "Your own image"; .github/workflows/release.yaml does this for releases):
+#   docker buildx build --platform linux/amd64,linux/arm64 -t <registry>/kubevirt-vhostuser:<tag> --push .
 ARG NODE_IMAGE=node:24-bookworm-slim
 
-FROM ${NODE_IMAGE} AS build
+# The build stage runs on the builder's own platform whatever the target: it compiles TypeScript
+# to JavaScript and installs dependencies that are JavaScript only (checked below), output that
+# runs on any architecture. The final stage only copies, so a multi-platform build runs no
+# emulated instruction at all (no QEMU needed for arm64 on an amd64 builder).
+FROM --platform=$BUILDPLATFORM ${NODE_IMAGE} AS build
 WORKDIR /src
 COPY package.json package-lock.json ./
 # --ignore-scripts: `prepare` would compile before the sources are copied, and the `node`
 # devDependency's install script would fetch a second Node; the base image's Node is the one.
 RUN npm ci --ignore-scripts --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
+# Every directory tsconfig.build.json compiles: the hook-sidecar command lives in sidecar/src.
 COPY cli ./cli
 COPY converter/src ./converter/src
+COPY sidecar/src ./sidecar/src
 COPY webhook/src ./webhook/src
 # Call tsc with the image's node: node_modules/.bin/node (from the `node` devDependency) is not
-# installed under --ignore-scripts, so `npx tsc` could pick a broken shim.
+# installed under --ignore-scripts, so `npx tsc` could pick a broken shim. The production
+# dependencies go into an image of the target's architecture: a native addon (*.node) among them
+# would be the builder's, so the build fails instead of shipping it.
 RUN node node_modules/typescript/bin/tsc -p tsconfig.build.json \
  && npm prune --omit=dev --ignore-scripts --no-audit --no-fund \
- && test ! -e node_modules/node && test ! -e node_modules/typescript
+ && test ! -e node_modules/node && test ! -e node_modules/typescript \
+ && test -z "$(find node_modules -name '*.node' -print -quit)"
 
+# The target platform's Node image (buildx sets it per --platform entry).
 FROM ${NODE_IMAGE}
+LABEL org.opencontainers.image.title="kubevirt-vhostuser" \
+      org.opencontainers.image.description="DPDK vhost-user networking for KubeVirt VMs: admission webhook and network binding sidecar" \
+      org.opencontainers.image.licenses="Apache-2.0" \
+      org.opencontainers.image.source="https://github.com/kubevirt-vhostuser/kubevirt-vhostuser"
 ENV NODE_ENV=production
 WORKDIR /app
 # package.json: "type": "module", and the sidecar finds proto/ next to it.
