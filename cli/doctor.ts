@@ -9,11 +9,12 @@ import { join } from 'node:path';
 import { CONVERTER_FLAGS, converterFlags } from './converter-flags.js';
 import { HELP_OPTION, parseOptions, usageText } from './options.js';
 import { CliError, EXIT, reportError, type Subcommand } from './subcommand.js';
-import { BINDING_NAME_ENV, NETWORK_INFO_FILE, PODINFO_DIR, SHARED_DIR, SOCKET_DIRS_ENV } from '../converter/src/contract.js';
+import { BINDING_NAME_ENV, DRA_METADATA_ROOT, NETWORK_INFO_FILE, PODINFO_DIR, SHARED_DIR, SOCKET_DIRS_ENV } from '../converter/src/contract.js';
 import { parseConverterConfig, type ConverterConfig } from '../converter/src/config.js';
 import { isConverterError } from '../converter/src/errors.js';
 import type { ResolvedInterface } from '../converter/src/model.js';
 import { pickVmiDocument, readInput } from '../converter/src/cli.js';
+import { needsPodAnnotations, readDraMetadata } from '../converter/src/dra-files.js';
 import { readPodAnnotationsFile } from '../converter/src/podnetinfo/read.js';
 import { resolveAvailable, vhostUserInterfaces } from '../converter/src/resolve.js';
 import { parseVmi, type Vmi } from '../converter/src/vmi.js';
@@ -23,6 +24,7 @@ const OPTIONS = {
   podinfo: { type: 'string', value: 'path', default: PODINFO_DIR, help: "downward-API directory with the pod's annotations (the webhook's mount)" },
   vmi: { type: 'string', value: 'file', help: "the VirtualMachineInstance, YAML or JSON; '-' reads it from stdin (kubectl get vmi <name> -o json | kubectl exec -i ...)" },
   'socket-dir': { type: 'string', value: 'dir', default: SHARED_DIR, help: 'the shared dir, where the sockets are' },
+  'dra-metadata-root': { type: 'string', value: 'dir', default: DRA_METADATA_ROOT, help: 'where the kubelet mounts DRA device metadata (KEP-5304), read for networks with resourceClaim' },
   'binding-name': CONVERTER_FLAGS['binding-name'],
   'allow-socket-dir': CONVERTER_FLAGS['allow-socket-dir'],
   'cni-socket-paths': CONVERTER_FLAGS['cni-socket-paths'],
@@ -124,6 +126,7 @@ async function doctorInput(values: Record<string, unknown>): Promise<DoctorInput
     allowedSocketDirs: [...fromEnv, ...shared.allowedSocketDirs],
     stableSocketPaths: shared.stableSocketPaths,
     kubevirtNetworkInfo: existsSync(NETWORK_INFO_FILE),
+    dra: { metadataRoot: values['dra-metadata-root'] },
   });
   const vmiFile = values['vmi'];
   const vmi = typeof vmiFile === 'string' ? parseVmi(pickVmiDocument(vmiFile === '-' ? 'stdin' : vmiFile, vmiFile === '-' ? await readStdin() : await readInput(vmiFile, 'VMI'))) : undefined;
@@ -145,14 +148,15 @@ export async function diagnose(input: DoctorInput): Promise<DoctorReport> {
   const now = input.now ?? Date.now();
   const checks: Check[] = [];
   const podinfo = await podinfoFiles(input.podinfo, now);
+  const vmi = input.vmi;
   let annotations: ReadonlyMap<string, string> | undefined;
   try {
     annotations = await readPodAnnotationsFile(input.podinfo);
     checks.push({ check: 'podinfo', status: 'ok', detail: `${annotations.size} annotations in ${input.podinfo}` });
   } catch (err) {
-    checks.push(failed('podinfo', err));
+    const needed = vmi === undefined || needsPodAnnotations(vmi, input.config);
+    checks.push(needed ? failed('podinfo', err) : { check: 'podinfo', status: 'skipped', detail: 'not needed: every vhost-user network of the VMI is a DRA network' });
   }
-  const vmi = input.vmi;
   const vmiRef = vmi === undefined ? undefined : [vmi.metadata?.namespace, vmi.metadata?.name ?? '<unnamed>'].filter((p) => p !== undefined && p !== '').join('/');
   if (vmi === undefined) {
     checks.push({ check: 'interfaces', status: 'skipped', detail: 'no --vmi: pipe the VMI in (kubectl get vmi <name> -o json | kubectl exec -i ... doctor --vmi -)' });
@@ -164,15 +168,24 @@ export async function diagnose(input: DoctorInput): Promise<DoctorReport> {
     checks.push({ check: 'interfaces', status: 'failed', code: 'E_NO_VHOSTUSER', detail: `VMI ${vmiRef ?? ''} has no vhost-user interface (vhostuser: {}, or binding ${names})` });
     return { podinfo, ...(vmiRef !== undefined ? { vmi: vmiRef } : {}), interfaces: [], checks };
   }
-  if (annotations === undefined) return { podinfo, ...(vmiRef !== undefined ? { vmi: vmiRef } : {}), interfaces: wanted.map((i) => ({ name: i.name, files: [] })), checks };
+  const unresolved = { podinfo, ...(vmiRef !== undefined ? { vmi: vmiRef } : {}), interfaces: wanted.map((i) => ({ name: i.name, files: [] })), checks };
+  // DRA networks read the kubelet's device metadata instead of the annotations, as the sidecar does.
+  if (annotations === undefined && needsPodAnnotations(vmi, input.config)) return unresolved;
+  let dra;
+  try {
+    dra = await readDraMetadata(vmi, input.config);
+  } catch (err) {
+    checks.push(failed(`interface ${isConverterError(err) ? (err.details.iface ?? '') : ''}`.trim(), err));
+    return unresolved;
+  }
   const unix = await readProcNetUnix(input.procNetUnix);
   const interfaces: InterfaceReport[] = [];
   let outcome;
   try {
-    outcome = resolveAvailable(annotations, vmi, input.config);
+    outcome = resolveAvailable(annotations ?? new Map(), vmi, input.config, dra);
   } catch (err) {
     checks.push(failed(`interface ${isConverterError(err) ? (err.details.iface ?? '') : ''}`.trim(), err));
-    return { podinfo, ...(vmiRef !== undefined ? { vmi: vmiRef } : {}), interfaces: wanted.map((i) => ({ name: i.name, files: [] })), checks };
+    return unresolved;
   }
   for (const iface of wanted) {
     const pending = outcome.pending.find((p) => p.iface === iface.name);
@@ -185,7 +198,8 @@ export async function diagnose(input: DoctorInput): Promise<DoctorReport> {
     if (r === undefined) continue;
     const files = await Promise.all([r.socketPath, ...(r.cniSocketPath !== undefined ? [r.cniSocketPath] : [])].map((p) => socketFile(p, unix)));
     interfaces.push({ ...interfaceOutcome(r), mode: r.mode, files });
-    checks.push({ check: `interface ${r.vmiInterface}`, status: 'ok', detail: `socket ${r.socketPath} from ${r.socketSource ?? 'the annotations'} (pod interface ${r.podInterface}, QEMU as ${r.mode})` });
+    const podIface = r.podInterface === '' ? '' : `pod interface ${r.podInterface}, `;
+    checks.push({ check: `interface ${r.vmiInterface}`, status: 'ok', detail: `socket ${r.socketPath} from ${r.socketSource ?? 'the annotations'} (${podIface}QEMU as ${r.mode})` });
     checks.push(socketCheck(r, files));
   }
   return { podinfo, ...(vmiRef !== undefined ? { vmi: vmiRef } : {}), interfaces, checks };
@@ -264,7 +278,7 @@ function socketCheck(r: ResolvedInterface, files: readonly SocketFile[]): Check 
   const main = files.find((f) => f !== link);
   const path = main?.path ?? r.socketPath;
   if (main === undefined || main.kind === 'absent') {
-    return { check, status: 'failed', code: 'E_SOCKET_ABSENT', detail: `${path} does not exist: ${mode === 'server' ? 'QEMU has not created it (is the VM running? is the shared-dir volume mounted in compute?)' : 'OVS has not created it'}` };
+    return { check, status: 'failed', code: 'E_SOCKET_ABSENT', detail: `${path} does not exist: ${mode === 'server' ? 'QEMU has not created it (is the VM running? is its directory, the shared-dir volume for a CNI socket, mounted in compute?)' : 'OVS has not created it'}` };
   }
   if (main.kind === 'other') return { check, status: 'failed', code: 'E_SOCKET_ABSENT', detail: `${path} is not a socket` };
   if (link !== undefined && socketLink !== undefined && (link.kind !== 'symlink' || link.target !== socketLink.target)) {
@@ -284,7 +298,7 @@ export function formatReport(report: DoctorReport): string {
   for (const f of report.podinfo) out.push(`  ${f.path}  ${f.bytes} bytes, written ${f.ageSeconds} s ago`);
   if (report.vmi !== undefined) out.push(`VMI ${report.vmi}`);
   for (const i of report.interfaces) {
-    out.push(`interface ${i.name}${i.podInterface !== undefined ? ` (pod interface ${i.podInterface})` : ''}`);
+    out.push(`interface ${i.name}${i.podInterface !== undefined && i.podInterface !== '' ? ` (pod interface ${i.podInterface})` : ''}`);
     if (i.socket !== undefined) out.push(`  socket ${i.socket}${i.source !== undefined ? ` from ${i.source}` : ''}, QEMU as ${i.mode ?? '?'}`);
     for (const f of i.files) {
       const peers = f.peers === undefined ? '' : `, ${f.peers.listening} listening, ${f.peers.connected} connected`;

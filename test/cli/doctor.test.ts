@@ -68,9 +68,11 @@ interface Pod {
 /** Runs the doctor in a fresh pod-like mount namespace set up as `pod` says. */
 function doctor(pod: Pod): Promise<{ code: number | null; stdout: string; stderr: string }> {
   const links = (pod.links ?? []).map(([name, target]) => `ln -s '${target}' '${SHARED}/${name}'`).join(' && ');
-  const peers = pod.listen === undefined ? '' : `"$0" -e "$PEERS" '${JSON.stringify(pod.listen.map((n) => `${SHARED}/${n}`))}' ${pod.connect === true ? 'connect' : 'listen'} > /var/lib/kvh-peers & P=$!; until grep -q ready /var/lib/kvh-peers 2>/dev/null; do sleep 0.05; done;`;
+  const at = (n: string) => (n.startsWith('/') ? n : `${SHARED}/${n}`);
+  const peers = pod.listen === undefined ? '' : `"$0" -e "$PEERS" '${JSON.stringify(pod.listen.map(at))}' ${pod.connect === true ? 'connect' : 'listen'} > /var/lib/kvh-peers & P=$!; until grep -q ready /var/lib/kvh-peers 2>/dev/null; do sleep 0.05; done;`;
   const script = [
-    'mount -t tmpfs tmpfs /var/lib && mkdir -p /var/lib/cni/usrcni',
+    // /run too, for the OVS-DPDK DRA driver's socket directory (/var/run/ovsdpdk).
+    'mount -t tmpfs tmpfs /var/lib && mkdir -p /var/lib/cni/usrcni && mount -t tmpfs tmpfs /run && mkdir -p /run/ovsdpdk/my-dpdk-claim/vhost-port',
     links === '' ? ':' : links,
     `${peers} "$0" "$@"; rc=$?; [ -n "$P" ] && kill "$P"; exit $rc`,
   ].join(' && ');
@@ -163,6 +165,25 @@ describe('kubevirt-vhostuser doctor', () => {
     const pod = await doctor({ stdin: JSON.stringify({ apiVersion: 'v1', kind: 'Pod', metadata: { name: 'virt-launcher-x' } }) });
     expect(pod.code).toBe(1);
     expect(pod.stderr).toMatch(/^error: E_VMI_INVALID: stdin: this is a Pod; --vmi takes the VirtualMachineInstance/);
+  });
+});
+
+describe('kubevirt-vhostuser doctor, DRA networks', () => {
+  const dra = ['--vmi', join(ROOT, 'fixtures/dra/vmi-binding-plugin-readme.yaml'), '--dra-metadata-root', join(ROOT, 'fixtures/dra/metadata'), '--podinfo', '/var/lib/none'];
+  const socket = '/var/run/ovsdpdk/my-dpdk-claim/vhost-port/vhost.sock';
+
+  it("resolves the socket from the claim's device metadata, needs no podinfo, and sees QEMU and OVS on it", async () => {
+    const r = await doctor({ listen: [socket], connect: true, args: dra });
+    expect([r.code, r.stderr]).toEqual([0, '']);
+    expect(r.stdout).toMatch(/\nskipped podinfo: not needed: every vhost-user network of the VMI is a DRA network\n/);
+    expect(r.stdout).toContain(`interface dpdknet\n  socket ${socket} from ${join(ROOT, 'fixtures/dra/metadata/resourceclaimtemplates/my-dpdk-claim/vhost-port/ovsdpdk.k8snetworkplumbingwg.io-metadata.json')}, QEMU as server\n`);
+    expect(r.stdout).toMatch(new RegExp(`\\nok +socket dpdknet: QEMU listens on ${socket}, 1 connected\\n`));
+  });
+
+  it('names the claim when its metadata is not mounted', async () => {
+    const r = await doctor({ args: [...dra.slice(0, 2), '--dra-metadata-root', '/var/lib/none'] });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/^error: E_DRA_METADATA: check interface dpdknet failed: .*my-dpdk-claim/);
   });
 });
 
