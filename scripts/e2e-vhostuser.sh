@@ -4,6 +4,7 @@
 #   scripts/e2e-vhostuser.sh up DIR     # needs root; prints "ready" when the switch has bridge br0
 #   scripts/e2e-vhostuser.sh down DIR   # always safe to run: undoes whatever `up` got to
 #   scripts/e2e-vhostuser.sh ovs-stop DIR | ovs-start DIR   # restart ovs-vswitchd alone, as an upgrade does
+#   scripts/e2e-vhostuser.sh ovs-start DIR USER:GROUP   # ... as a reduced-privilege OVS (ovs-vswitchd --user)
 # The test (test/converter/vhostuser.e2e.test.ts) defines and starts the domains itself, between up and down.
 set -uo pipefail
 
@@ -38,9 +39,17 @@ stop_pidfile() {
 }
 
 # ovs-vswitchd with DPDK on the database in $W/ovs; returns once it has applied the configuration.
+# With USER:GROUP ($1) it runs as that user once started, as packaged OVS does with OVS_USER_ID:
+# its run directory, hugepages and database socket are then given to that user and group first.
 start_vswitchd() {
+  local user=${1:-}
+  if [ -n "$user" ]; then
+    id -u "${user%%:*}" >/dev/null 2>&1 || die "no user ${user%%:*}"
+    chown -R "$user" "$W/ovs" && chown "$user" "$W/hugepages" && chmod 0770 "$W/hugepages" || die "cannot give $W/ovs and $W/hugepages to $user"
+    chmod 0711 "$W"
+  fi
   OVS_RUNDIR="$W/ovs" OVS_LOGDIR="$W/ovs" OVS_DBDIR="$W/ovs" "$OVS_VSWITCHD" "$DB" --pidfile="$W/ovs/ovs-vswitchd.pid" \
-    --detach --log-file="$W/ovs/ovs-vswitchd.log" >/dev/null 2>&1 || die "ovs-vswitchd-dpdk did not start; see $W/ovs/ovs-vswitchd.log"
+    ${user:+--user="$user"} --detach --log-file="$W/ovs/ovs-vswitchd.log" >/dev/null 2>&1 || die "ovs-vswitchd-dpdk did not start; see $W/ovs/ovs-vswitchd.log"
 }
 
 up() {
@@ -113,7 +122,9 @@ down() {
   stop_pidfile "$W/ovs/ovsdb-server.pid" ovsdb-server &
   stop_pidfile "$W/libvirtd.pid" libvirtd &
   wait
-  [ -f "$W/dpdk-prefix" ] && rm -rf "/var/run/dpdk/$(cat "$W/dpdk-prefix")" && rm -f "$W/dpdk-prefix"
+  # DPDK keeps its runtime files in /var/run/dpdk as root, in /tmp/dpdk as another user.
+  [ -f "$W/dpdk-prefix" ] && rm -rf "/var/run/dpdk/$(cat "$W/dpdk-prefix")" "/tmp/dpdk/$(cat "$W/dpdk-prefix")" && rm -f "$W/dpdk-prefix"
+  rmdir /tmp/dpdk 2>/dev/null
   if [ -f "$W/qemu.conf.orig" ]; then mv -f "$W/qemu.conf.orig" "$QEMU_CONF"; elif grep -qs 'scripts/e2e-vhostuser.sh' "$QEMU_CONF"; then rm -f "$QEMU_CONF"; fi
   [ -f "$W/created-libvirt-qemu" ] && userdel libvirt-qemu 2>/dev/null && rm -f "$W/created-libvirt-qemu"
   if mountpoint -q "$W/hugepages"; then
@@ -127,6 +138,6 @@ case "$cmd" in
   up) up ;;
   down) down ;;
   ovs-stop) stop_pidfile "$W/ovs/ovs-vswitchd.pid" ovs-vswitchd ;;
-  ovs-start) start_vswitchd ;;
+  ovs-start) start_vswitchd "${3:-}" ;;
   *) echo "usage: $0 up|down|ovs-stop|ovs-start DIR" >&2; exit 2 ;;
 esac

@@ -7,7 +7,7 @@
 // pod's whole life: at boot, and on a migration target when its QEMU binds.
 //
 // The OVS side (host): the userspace CNI's `host.vhost.group` gives the node's socket base
-// directory and the pod's shared dir to the same group (docs/converter.md, "A reduced-privilege OVS").
+// directory and the pod's shared dir to the same group (docs/install.md, "OVS as a non-root user").
 
 import { watch, type FSWatcher } from 'node:fs';
 import { chmod, chown, lstat } from 'node:fs/promises';

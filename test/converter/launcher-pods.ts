@@ -5,7 +5,7 @@
 // pod, as on two nodes. Needs root and the stack of scripts/e2e-vhostuser.sh (hugepages, OVS).
 import { execFile, spawn } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
-import { cp, mkdir, open, readdir, readFile, rmdir, stat, writeFile } from 'node:fs/promises';
+import { chmod, chown, cp, mkdir, open, readdir, readFile, rmdir, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { SHARED_DIR } from '../../converter/src/contract.js';
 
@@ -94,13 +94,37 @@ export interface Pod {
   readonly pid: number;
 }
 
+export interface PodOptions {
+  /**
+   * Runs QEMU as this uid and gid, as a KubeVirt launcher does (107), through a qemu.conf of the
+   * pod's own over the host's; the shared dir is then made as kubelet makes an emptyDir for a pod
+   * with fsGroup 107: root-owned, group 107, mode 2777.
+   */
+  readonly qemuUser?: number;
+}
+
+const QEMU_CONF = '/etc/libvirt/qemu.conf';
+
 /**
  * Starts a pod: a mount namespace with the pod's directories over the host paths, a hugetlbfs of
  * its own at `hugepages` (QEMU's memory-backend directory from qemu.conf), and libvirtd.
  */
-export async function startPod(work: string, hugepages: string, name: string): Promise<Pod> {
+export async function startPod(work: string, hugepages: string, name: string, options: PodOptions = {}): Promise<Pod> {
   const dir = join(work, `pod-${name}`);
   for (const [sub] of POD_MOUNTS) await mkdir(join(dir, sub), { recursive: true });
+  const overlays: string[] = [];
+  if (options.qemuUser !== undefined) {
+    const id = options.qemuUser;
+    const conf = (await readFile(QEMU_CONF, 'utf8')).replace(/^user = .*$/m, `user = "+${id}"`).replace(/^group = .*$/m, `group = "+${id}"`);
+    await writeFile(join(dir, 'qemu.conf'), conf);
+    overlays.push(`mount --bind "$1/qemu.conf" ${QEMU_CONF}`);
+    // /dev/kvm open to QEMU's user, as KubeVirt's device plugin gives it to the launcher. Where
+    // root may use it and QEMU's user may not, libvirtd finds its capability cache stale on
+    // every lookup and probes QEMU again (about 40 s a define here).
+    overlays.push('if [ -c /dev/kvm ]; then mknod -m 0666 "$1/kvm" c $((0x$(stat -c %t /dev/kvm))) $((0x$(stat -c %T /dev/kvm))); mount --bind "$1/kvm" /dev/kvm; fi');
+    await chown(join(dir, 'shared'), 0, id);
+    await chmod(join(dir, 'shared'), 0o2777);
+  }
   // A warm QEMU capabilities cache: probing QEMU again costs each libvirtd several seconds.
   await cp('/var/cache/libvirt', join(dir, 'cache'), { recursive: true }).catch(() => undefined);
   // Migration refuses a target with the source's host UUID; the QMP log carries QEMU's own figures.
@@ -112,6 +136,7 @@ export async function startPod(work: string, hugepages: string, name: string): P
     `mount -t tmpfs -o mode=0755 kvvu-pod ${IN_POD_TMPFS}`,
     `mkdir -p ${inTmpfs.join(' ')}`,
     ...binds,
+    ...overlays,
     'mount -t hugetlbfs -o pagesize=2M none "$2"',
     'exec libvirtd -f "$1/libvirtd.conf" -p "$1/libvirtd.pid"',
   ].join('\n');

@@ -7,13 +7,14 @@
 // scripts/e2e-vhostuser.sh starts and stops the stack; the tests of this file share it, in order.
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { spawn } from 'node:child_process';
-import { lstat, mkdir, mkdtemp, readFile, readlink, rm, stat, writeFile } from 'node:fs/promises';
+import { chown, lstat, mkdir, mkdtemp, readFile, readlink, rm, stat, writeFile } from 'node:fs/promises';
 import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { convert, ensureSocketLinks, hashedPodInterfaceName } from '../../converter/src/index.js';
 import type { ResolvedInterface } from '../../converter/src/model.js';
+import { formatDownwardApiFile } from '../../converter/src/podnetinfo/parse.js';
 import { rewriteDomain } from '../../converter/src/xml/index.js';
 import {
   addMountPoints,
@@ -32,8 +33,10 @@ import {
   virsh,
   waitFor,
   type Pod,
+  type PodOptions,
   type Result,
 } from './launcher-pods.js';
+import { defineRequest, hookClient, resultXml, services as hookServices } from '../sidecar/helpers.js';
 
 const SCRIPT = fileURLToPath(new URL('../../scripts/e2e-vhostuser.sh', import.meta.url));
 const RESULTS = fileURLToPath(new URL('../../bench/results/e2e-vhostuser.json', import.meta.url));
@@ -43,6 +46,8 @@ const NAME = `kvvu-e2e-${process.pid}`;
 let dir = '';
 let ovs: Ovs;
 let mountPoints: string[] = [];
+/** Users the tests created; removed after the stack is down (a user with processes cannot be). */
+const accounts: string[] = [];
 const pods = new Set<Pod>();
 /** Measured figures, written to bench/results/e2e-vhostuser.json (tests may not print). */
 const figures: Record<string, number> = {};
@@ -59,6 +64,8 @@ afterAll(async () => {
   for (const pod of pods) await stopPod(pod);
   await removeMountPoints(mountPoints);
   const down = await run(SCRIPT, ['down', dir], 60_000);
+  for (const user of accounts) await run('userdel', [user]);
+  if (accounts.length > 0) await run('groupdel', [OVS_GROUP]);
   if (Object.keys(figures).length > 0) {
     await mkdir(join(RESULTS, '..'), { recursive: true });
     await writeFile(RESULTS, `${JSON.stringify({ date: new Date().toISOString(), figures }, null, 2)}\n`);
@@ -265,8 +272,8 @@ async function sidecar(pod: Pod, name: string): Promise<{ xml: string; iface: Re
   return { xml, iface };
 }
 
-async function pod(name: string): Promise<Pod> {
-  const p = await startPod(dir, join(dir, 'hugepages'), name);
+async function pod(name: string, options: PodOptions = {}): Promise<Pod> {
+  const p = await startPod(dir, join(dir, 'hugepages'), name, options);
   pods.add(p);
   return p;
 }
@@ -547,3 +554,159 @@ describe('live migration of a vhost-user VM between two launcher pods (stable so
     }
   });
 });
+
+// --- A reduced-privilege OVS: the socket group ---
+
+/** The real `hook-sidecar` command, run in a pod as the launcher runs it: uid 107, the socket group as its runAsGroup, fsGroup 107 as a supplementary group. */
+interface PodSidecar {
+  readonly socket: string;
+  readonly stderr: () => string;
+  stop(): Promise<void>;
+}
+
+async function podSidecar(p: Pod, gid: number | undefined): Promise<PodSidecar> {
+  const hooks = join(p.dir, 'hooks');
+  await mkdir(hooks, { recursive: true });
+  await chown(hooks, QEMU_ID, QEMU_ID);
+  const podinfo = join(p.dir, 'podinfo');
+  await mkdir(podinfo, { recursive: true, mode: 0o755 });
+  await writeFile(join(podinfo, 'annotations'), formatDownwardApiFile(podAnnotations(p)), { mode: 0o644 });
+  const socket = join(hooks, 'vhostuser.sock');
+  const cli = fileURLToPath(new URL('../../bin/kubevirt-vhostuser.js', import.meta.url));
+  const ids = [`--reuid=${QEMU_ID}`, `--regid=${gid ?? QEMU_ID}`, `--groups=${QEMU_ID}`];
+  const args = ['-t', String(p.pid), '-m', '--', 'setpriv', ...ids, '--', process.execPath, cli, 'hook-sidecar', '--socket', socket, '--podinfo', podinfo, '--network-info', join(p.dir, 'no-network-info'), '--wait', '5'];
+  const env = { ...process.env, ...(gid === undefined ? {} : { KUBEVIRT_VHOSTUSER_SOCKET_GROUP: String(gid) }) };
+  const child = spawn('nsenter', args, { stdio: ['ignore', 'ignore', 'pipe'], env });
+  let stderr = '';
+  child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+  const exited = new Promise<void>((resolve) => child.on('exit', () => resolve()));
+  const serving = await waitFor(async () => (stderr.includes('"serving KubeVirt hook callbacks"') ? true : child.exitCode !== null ? false : undefined), 30_000, 50);
+  if (serving !== true) throw new Error(`hook-sidecar did not serve in pod ${p.name}:\n${stderr}`);
+  return {
+    socket,
+    stderr: () => stderr,
+    async stop() {
+      child.kill('SIGTERM');
+      await exited;
+    },
+  };
+}
+
+/** What virt-launcher does at boot: OnDefineDomain at v1alpha3, the answer's domain. */
+async function defineThrough(sc: PodSidecar, name: string): Promise<string> {
+  const client = hookClient(sc.socket, hookServices.callbacks.v1alpha3);
+  try {
+    return resultXml(await client.call('OnDefineDomain', defineRequest(baseDomain(name, GUEST_OS), VMI)));
+  } finally {
+    client.close();
+  }
+}
+
+/** Whether `user` could connect(2) to the unix socket at `path` now. */
+async function canConnectAs(user: string, path: string): Promise<Result> {
+  return run('setpriv', [`--reuid=${user}`, `--regid=${OVS_GROUP}`, '--init-groups', '/usr/bin/python3', '-c', `import socket; socket.socket(socket.AF_UNIX).connect(${JSON.stringify(path)})`], 10_000);
+}
+
+const QEMU_ID = 107;
+const OVS_USER = 'kvvu-ovs';
+const OVS_GROUP = 'kvvu-vhost';
+
+describe('a reduced-privilege OVS: ovs-vswitchd as a non-root user of the socket group, QEMU as uid 107', () => {
+  let gid = 0;
+  let only: Pod;
+  beforeAll(async () => {
+    const starting = pod('group', { qemuUser: QEMU_ID });
+    // The group and user a packaged OVS runs as (openvswitch:hugetlbfs), removed in afterAll.
+    for (const [cmd, args] of [
+      ['groupadd', ['-r', OVS_GROUP]],
+      ['useradd', ['-r', '-M', '-N', '-g', OVS_GROUP, '-s', '/usr/sbin/nologin', OVS_USER]],
+    ] as const) {
+      const r = await run(cmd, [...args]);
+      if (r.code !== 0 && !r.out.includes('already exists')) throw new Error(`${cmd}: ${r.out}`);
+    }
+    accounts.push(OVS_USER);
+    gid = Number((await run('getent', ['group', OVS_GROUP])).out.split(':')[2]);
+    expect(gid).toBeGreaterThan(0);
+    // The switch, restarted as that user: what remains of this file runs against it.
+    expect((await run(SCRIPT, ['ovs-stop', dir], 20_000)).code).toBe(0);
+    const start = await run(SCRIPT, ['ovs-start', dir, `${OVS_USER}:${OVS_GROUP}`], 60_000);
+    expect(start.code, start.out).toBe(0);
+    only = await starting;
+  }, 120_000);
+
+  it('OVS cannot connect to the socket QEMU binds as it is; with the setting the sidecar gives it to the group as it appears, and the device runs', { timeout: 120_000 }, async () => {
+    const vm = `kvvu-group-${process.pid}`;
+    const sidecars: PodSidecar[] = [];
+    let starting: Promise<Result> | undefined;
+    const socket = join(only.sharedDir, STABLE_NAME);
+    const boundAfter = (since: number): Promise<boolean | undefined> =>
+      waitFor(async () => {
+        const st = await lstat(socket).catch(() => undefined);
+        return st?.isSocket() === true && st.ctimeMs >= since ? true : undefined;
+      }, 30_000, 20);
+    try {
+      const vswitchd = Number((await readFile(join(dir, 'ovs', 'ovs-vswitchd.pid'), 'utf8')).trim());
+      expect(await ids(vswitchd)).toEqual({ uid: (await run('id', ['-u', OVS_USER])).out.trim(), gid: String(gid) });
+      await ovs.addClientPort(cniName(only), cniHostPath(only));
+
+      // Without the setting: QEMU (uid 107) binds its socket in the kubelet-like shared dir
+      // (root:107, 2777), and the non-root OVS, in neither QEMU's user nor group, cannot connect.
+      const plain = await podSidecar(only, undefined);
+      sidecars.push(plain);
+      const xml = await defineThrough(plain, vm);
+      expect(xml).toContain(`<source type='unix' path='${STABLE_PATH}' mode='server'/>`);
+      const file = join(only.dir, `${vm}.xml`);
+      await writeFile(file, xml);
+      const define = await virsh(only, ['define', '--validate', file]);
+      expect(define.code, define.out).toBe(0);
+      // `virsh start` returns once OVS connects: in the background.
+      let since = Date.now() - 1;
+      starting = virsh(only, ['start', vm], 90_000);
+      expect(await boundAfter(since), `QEMU never bound ${socket}\n${await domainLog(only, vm)}`).toBe(true);
+      // QEMU's group (107, which the setgid shared dir passes on too) may connect; others may not.
+      const before = await lstat(socket);
+      expect([before.uid, before.gid, before.mode & 0o002]).toEqual([QEMU_ID, QEMU_ID, 0]);
+      expect((await ids((await qemuPid(only, vm)) ?? 0)).uid).toBe(String(QEMU_ID));
+      const denied = await canConnectAs(OVS_USER, cniHostPath(only));
+      expect(denied.out).toContain('PermissionError');
+      await sleep(3_000); // DPDK's client retries every second: three tries, no connection
+      expect(await ovs.logSince(0)).not.toContain(`(${cniHostPath(only)}) connected`);
+      expect(await killQemu(only, vm)).toBe(true);
+      expect((await starting).code).not.toBe(0);
+      starting = undefined;
+      await plain.stop();
+
+      // With it, as in a pod: the sidecar (runAsGroup = the socket group) answers OnDefineDomain,
+      // then QEMU starts and binds, and the sidecar gives the new socket to the group at once.
+      const grouped = await podSidecar(only, gid);
+      sidecars.push(grouped);
+      expect(await defineThrough(grouped, vm)).toBe(xml);
+      since = Date.now() - 1;
+      starting = virsh(only, ['start', vm], 90_000);
+      expect(await boundAfter(since), `QEMU never bound ${socket}\n${await domainLog(only, vm)}`).toBe(true);
+      const bound = Date.now();
+      const connected = await waitFor(async () => ((await ovs.logSince(0)).includes(`(${cniHostPath(only)}) connected`) ? Date.now() : undefined), 15_000, 20);
+      expect(connected, `the non-root OVS never connected to the shared socket\n${grouped.stderr()}`).toBeDefined();
+      const start = await starting;
+      starting = undefined;
+      expect(start.code, start.out).toBe(0);
+      const after = await lstat(socket);
+      expect([after.uid, after.gid, after.mode & 0o060]).toEqual([QEMU_ID, gid, 0o060]);
+      expect(grouped.stderr()).toContain('"socket group: socket shared with the group"');
+      expect((await canConnectAs(OVS_USER, cniHostPath(only))).code).toBe(0);
+      const running = await waitFor(async () => ((await ovs.status(cniName(only))).status === 'connected' ? true : undefined), 30_000, 100);
+      expect(running, 'the VM\'s vhost device never ran in the non-root OVS').toBe(true);
+      record({ socket_group_bind_to_ovs_connected_ms: (connected ?? bound) - bound });
+    } finally {
+      for (const sc of sidecars) await sc.stop();
+      await endPods(only);
+      await starting;
+    }
+  });
+});
+
+/** A process's real uid and gid, from /proc. */
+async function ids(pid: number): Promise<{ uid: string; gid: string }> {
+  const status = await readFile(`/proc/${pid}/status`, 'utf8');
+  return { uid: status.match(/^Uid:\s+(\d+)/m)?.[1] ?? '', gid: status.match(/^Gid:\s+(\d+)/m)?.[1] ?? '' };
+}
