@@ -59,6 +59,20 @@ describe('hookSidecarCommand.run', () => {
     expect(r.stdout).toMatch(/^Usage: kubevirt-vhostuser hook-sidecar \[options\]/);
     expect(r.stdout).toContain('NETWORK_BINDING_PLUGIN_NAME');
     expect(r.stdout).toContain('KUBEVIRT_VHOSTUSER_SOCKET_DIRS');
+    expect(r.stdout).toContain('KUBEVIRT_VHOSTUSER_SOCKET_GROUP');
+  });
+
+  it.each([
+    [{ KUBEVIRT_VHOSTUSER_SOCKET_GROUP: 'hugetlbfs' }, [], 'error: E_USAGE: KUBEVIRT_VHOSTUSER_SOCKET_GROUP "hugetlbfs" is not a numeric group ID (names are not resolved: the container\'s /etc/group is not the node\'s)\n'],
+    [{ KUBEVIRT_VHOSTUSER_SOCKET_GROUP: '0' }, [], 'error: E_USAGE: KUBEVIRT_VHOSTUSER_SOCKET_GROUP "0" is the root group, which would share the sockets with every root-group process\n'],
+    [{}, ['--socket-group=-1'], 'error: E_USAGE: --socket-group "-1" is not a numeric group ID (names are not resolved: the container\'s /etc/group is not the node\'s)\n'],
+    // The flag wins over the env, and is checked as strictly.
+    [{ KUBEVIRT_VHOSTUSER_SOCKET_GROUP: '2001' }, ['--socket-group', '4294967295'], 'error: E_USAGE: --socket-group "4294967295" is above 4294967294, the largest group ID\n'],
+  ])('exits 2 before serving for a socket group it cannot use (%j %j)', async (env, args, line) => {
+    for (const [k, v] of Object.entries(env)) vi.stubEnv(k, v);
+    const r = await captured(() => hookSidecarCommand.run(['--socket', socketPath, ...args]));
+    expect([r.code, r.stderr]).toEqual([2, line]);
+    await expect(lstat(socketPath)).rejects.toMatchObject({ code: 'ENOENT' });
   });
 
   it.each([
