@@ -16,15 +16,23 @@ function findRepoRoot(from: string): string {
 export const repoRoot = findRepoRoot(path.dirname(fileURLToPath(import.meta.url)));
 export const chartDir = path.join(repoRoot, 'charts', 'kubevirt-vhostuser');
 
-/** Absolute path of the helm binary; throws a message saying how to get it when it is missing. */
-export function helmBinary(): string {
-  const bin = path.join(repoRoot, '.cache', 'tools', 'helm', 'helm');
+/**
+ * Absolute path of a tool scripts/fetch-tools.sh unpacks into .cache/tools (e.g. `helm/helm`);
+ * throws a message saying how to get it when it is missing.
+ */
+export function cachedTool(relative: string): string {
+  const bin = path.join(repoRoot, '.cache', 'tools', relative);
   try {
     accessSync(bin, constants.X_OK);
   } catch {
-    throw new Error(`helm not found at ${bin}: run scripts/fetch-tools.sh (or scripts/setup.sh) first`);
+    throw new Error(`${path.basename(bin)} not found at ${bin}: run scripts/fetch-tools.sh (or scripts/setup.sh) first`);
   }
   return bin;
+}
+
+/** Absolute path of the helm binary. */
+export function helmBinary(): string {
+  return cachedTool('helm/helm');
 }
 
 export interface HelmRun {

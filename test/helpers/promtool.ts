@@ -1,19 +1,11 @@
 // Runs the real promtool (Prometheus's rule checker and unit tester, unpacked from Debian's
 // prometheus package into .cache/tools by scripts/fetch-tools.sh). I/O edge for the alert tests.
 import { execFile } from 'node:child_process';
-import { accessSync, constants } from 'node:fs';
-import path from 'node:path';
-import { repoRoot } from './helm.js';
+import { cachedTool } from './helm.js';
 
-/** Absolute path of promtool; throws a message saying how to get it when it is missing. */
+/** Absolute path of promtool. */
 export function promtoolBinary(): string {
-  const bin = path.join(repoRoot, '.cache', 'tools', 'promtool', 'promtool');
-  try {
-    accessSync(bin, constants.X_OK);
-  } catch {
-    throw new Error(`promtool not found at ${bin}: run scripts/fetch-tools.sh (or scripts/setup.sh) first`);
-  }
-  return bin;
+  return cachedTool('promtool/promtool');
 }
 
 export interface PromtoolRun {
