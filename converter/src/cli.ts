@@ -21,7 +21,7 @@ const OPTIONS = {
   vmi: { type: 'string', value: 'file', help: 'the VirtualMachineInstance (or VirtualMachine), YAML or JSON (required)' },
   domain: { type: 'string', value: 'file', help: 'a libvirt domain to rewrite; without it only the interfaces are printed' },
   'socket-dir': { type: 'string', value: 'dir', default: SHARED_DIR, help: 'the shared dir: socket directory when userspace/mapped-dir is absent; socket paths may always lie in it' },
-  'dra-metadata-root': { type: 'string', value: 'dir', default: DRA_METADATA_ROOT, help: 'where the kubelet mounts DRA device metadata (KEP-5304), read for networks with resourceClaim' },
+  'dra-root': { type: 'string', value: 'dir', default: DRA_METADATA_ROOT, help: 'where the kubelet mounts DRA device metadata (KEP-5304), read for networks with resourceClaim' },
   'kube-ovn': { type: 'string', value: 'json', help: "the pod's Kube-OVN vhost-user networks, as the webhook sets KUBEVIRT_VHOSTUSER_KUBE_OVN on the sidecar" },
   ...CONVERTER_FLAGS,
   'kubevirt-network-info': { type: 'boolean', help: 'the binding has downwardAPI: device-info, so KubeVirt writes kubevirt.io/network-info and it outranks the CNI annotations' },
@@ -58,7 +58,7 @@ export async function runConvert(argv: readonly string[], warn: (line: string) =
     allowedSocketDirs: shared.allowedSocketDirs,
     stableSocketPaths: shared.stableSocketPaths,
     kubevirtNetworkInfo: values['kubevirt-network-info'] === true,
-    dra: { metadataRoot: values['dra-metadata-root'] },
+    dra: { metadataRoot: values['dra-root'] },
     ...(typeof values['kube-ovn'] === 'string' ? { kubeOvn: parseKubeOvnNetworks(values['kube-ovn']) } : {}),
   });
   const vmi = parseVmi(pickVmiDocument(vmiFile, await readInput(vmiFile, 'VMI')));

@@ -7,3 +7,4 @@ export { ANNOTATION, type AnnotationKey } from './annotations/keys.js';
 export { formatNadRef, isSameNad, parseNadName, type NadRef } from './annotations/nad-name.js';
 export { parseNetworksAnnotation, type NetworkSelection } from './annotations/networks.js';
 export { unwrapVirtualMachine } from './vmi.js';
+export { KUBE_OVN_CONSUMPTION_KUBEVIRT, KubeOvnNetworkSchema, kubeOvnSocketDir, type KubeOvnNetwork } from './kube-ovn.js';

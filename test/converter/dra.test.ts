@@ -107,9 +107,9 @@ describe('DRA networks of the official plugin (OVS-DPDK DRA driver metadata)', (
     expect(interfaces[0]?.socketPath).toBe('/var/run/ovsdpdk/my-dpdk-claim/vhost-port/vhost.sock');
   });
 
-  it('the CLI reads them from --dra-metadata-root without a podinfo', async () => {
+  it('the CLI reads them from --dra-root without a podinfo', async () => {
     const vmiFile = join(draDir, 'vmi-binding-plugin-readme.yaml');
-    const out = await runConvert(['--vmi', vmiFile, '--podinfo', nowhere, '--dra-metadata-root', fixtureRoot]);
+    const out = await runConvert(['--vmi', vmiFile, '--podinfo', nowhere, '--dra-root', fixtureRoot]);
     expect(out).toContain("path='/var/run/ovsdpdk/my-dpdk-claim/vhost-port/vhost.sock' mode='server'");
   });
 });
