@@ -24,7 +24,7 @@ const OPTIONS = {
   podinfo: { type: 'string', value: 'path', default: PODINFO_DIR, help: "downward-API directory with the pod's annotations (the webhook's mount)" },
   vmi: { type: 'string', value: 'file', help: "the VirtualMachineInstance, YAML or JSON; '-' reads it from stdin (kubectl get vmi <name> -o json | kubectl exec -i ...)" },
   'socket-dir': { type: 'string', value: 'dir', default: SHARED_DIR, help: 'the shared dir, where the sockets are' },
-  'dra-metadata-root': { type: 'string', value: 'dir', default: DRA_METADATA_ROOT, help: 'where the kubelet mounts DRA device metadata (KEP-5304), read for networks with resourceClaim' },
+  'dra-root': { type: 'string', value: 'dir', default: DRA_METADATA_ROOT, help: 'where the kubelet mounts DRA device metadata (KEP-5304), read for networks with resourceClaim' },
   'binding-name': CONVERTER_FLAGS['binding-name'],
   'allow-socket-dir': CONVERTER_FLAGS['allow-socket-dir'],
   'cni-socket-paths': CONVERTER_FLAGS['cni-socket-paths'],
@@ -126,7 +126,7 @@ async function doctorInput(values: Record<string, unknown>): Promise<DoctorInput
     allowedSocketDirs: [...fromEnv, ...shared.allowedSocketDirs],
     stableSocketPaths: shared.stableSocketPaths,
     kubevirtNetworkInfo: existsSync(NETWORK_INFO_FILE),
-    dra: { metadataRoot: values['dra-metadata-root'] },
+    dra: { metadataRoot: values['dra-root'] },
   });
   const vmiFile = values['vmi'];
   const vmi = typeof vmiFile === 'string' ? parseVmi(pickVmiDocument(vmiFile === '-' ? 'stdin' : vmiFile, vmiFile === '-' ? await readStdin() : await readInput(vmiFile, 'VMI'))) : undefined;

@@ -169,7 +169,7 @@ describe('kubevirt-vhostuser doctor', () => {
 });
 
 describe('kubevirt-vhostuser doctor, DRA networks', () => {
-  const dra = ['--vmi', join(ROOT, 'fixtures/dra/vmi-binding-plugin-readme.yaml'), '--dra-metadata-root', join(ROOT, 'fixtures/dra/metadata'), '--podinfo', '/var/lib/none'];
+  const dra = ['--vmi', join(ROOT, 'fixtures/dra/vmi-binding-plugin-readme.yaml'), '--dra-root', join(ROOT, 'fixtures/dra/metadata'), '--podinfo', '/var/lib/none'];
   const socket = '/var/run/ovsdpdk/my-dpdk-claim/vhost-port/vhost.sock';
 
   it("resolves the socket from the claim's device metadata, needs no podinfo, and sees QEMU and OVS on it", async () => {
@@ -181,7 +181,7 @@ describe('kubevirt-vhostuser doctor, DRA networks', () => {
   });
 
   it('names the claim when its metadata is not mounted', async () => {
-    const r = await doctor({ args: [...dra.slice(0, 2), '--dra-metadata-root', '/var/lib/none'] });
+    const r = await doctor({ args: [...dra.slice(0, 2), '--dra-root', '/var/lib/none'] });
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/^error: E_DRA_METADATA: check interface dpdknet failed: .*my-dpdk-claim/);
   });
