@@ -1,11 +1,9 @@
 // I/O edge: runs the hook sidecar on a unix socket: claims the socket path, serves, and on stop
 // (Shutdown call or a signal) drains in-flight calls and removes the socket file.
-import type { Server } from '@grpc/grpc-js';
-import { ServerCredentials } from '@grpc/grpc-js';
 import { DRAIN_TIMEOUT_MS } from './constants.js';
+import type { UnaryServer } from './grpc.js';
 import type { Logger } from './log.js';
 import { onDefineDomain, type OnDefineDomainDeps } from './on-define-domain.js';
-import { loadHookServices, type HookServices } from './proto.js';
 import { buildHookServer } from './server.js';
 import { prepareSocketPath, removeSocket } from './socket.js';
 
@@ -21,8 +19,6 @@ export interface SidecarDeps {
   readonly log: Logger;
   /** The converter, bound to the podinfo directory. */
   readonly rewrite: OnDefineDomainDeps['rewrite'];
-  /** Defaults to the package's proto/ files. */
-  readonly services?: HookServices;
 }
 
 export interface RunningSidecar {
@@ -47,7 +43,6 @@ export async function startSidecar(config: SidecarConfig, deps: SidecarDeps): Pr
   let stopping: Promise<void> | undefined;
 
   const server = buildHookServer({
-    services: deps.services ?? loadHookServices(),
     waitMs: config.waitMs,
     log,
     handlers: {
@@ -68,25 +63,14 @@ export async function startSidecar(config: SidecarConfig, deps: SidecarDeps): Pr
       resolveStopped(reason);
     })());
 
-  await bind(server, socketPath);
+  await server.listen(socketPath);
   log.info('serving KubeVirt hook callbacks', { socket: socketPath, bindingNames: config.bindingNames, waitMs: config.waitMs });
   return { socketPath, stopped, stop };
 }
 
-function bind(server: Server, socketPath: string): Promise<void> {
-  return new Promise((resolve, reject) => {
-    // grpc-js spells an absolute unix socket path as unix:///abs/path.
-    server.bindAsync(`unix://${socketPath}`, ServerCredentials.createInsecure(), (err) => (err ? reject(err) : resolve()));
-  });
-}
-
 /** Lets in-flight calls finish (a Shutdown answer among them), then cancels stragglers. */
-function drain(server: Server): Promise<void> {
-  return new Promise((resolve) => {
-    const force = setTimeout(() => server.forceShutdown(), DRAIN_TIMEOUT_MS);
-    server.tryShutdown(() => {
-      clearTimeout(force);
-      resolve();
-    });
-  });
+async function drain(server: UnaryServer): Promise<void> {
+  const force = setTimeout(() => server.destroy(), DRAIN_TIMEOUT_MS);
+  await server.close();
+  clearTimeout(force);
 }

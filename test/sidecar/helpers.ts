@@ -6,10 +6,33 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { credentials, makeGenericClientConstructor, type Client, type ServiceError, type ServiceDefinition } from '@grpc/grpc-js';
-import { loadHookServices, type HookServices } from '../../sidecar/src/proto.js';
+import { loadSync, type PackageDefinition } from '@grpc/proto-loader';
+import { findPackageRoot } from '../../sidecar/src/proto.js';
 import { createLogger, type Logger } from '../../sidecar/src/log.js';
 import { startSidecar, type RunningSidecar, type SidecarDeps } from '../../sidecar/src/sidecar.js';
-import type { HookVersion } from '../../sidecar/src/constants.js';
+import { HOOK_VERSIONS, type HookVersion } from '../../sidecar/src/constants.js';
+
+export interface HookServices {
+  readonly info: ServiceDefinition;
+  readonly callbacks: Readonly<Record<HookVersion, ServiceDefinition>>;
+}
+
+/**
+ * The hook services as a real gRPC client sees them: grpc-js with the package's .proto files
+ * parsed by proto-loader (protobufjs), independent of the sidecar's own wire code.
+ */
+export function loadHookServices(protoDir: string = join(findPackageRoot(), 'proto')): HookServices {
+  const files = ['kubevirt/hooks/info/api_info.proto', ...HOOK_VERSIONS.map((v) => `kubevirt/hooks/${v}/api_${v}.proto`)];
+  // keepCase: the wire names are camelCase already (domainXML, hookPoints); bytes stay Buffers.
+  const defs = loadSync(files, { includeDirs: [protoDir], keepCase: true, defaults: true, longs: String });
+  const service = (name: string): ServiceDefinition => {
+    const def = (defs as PackageDefinition)[name];
+    if (def === undefined || 'format' in def) throw new Error(`service ${name} not found in the hook protocol files`);
+    return def as ServiceDefinition;
+  };
+  const callbacks = Object.fromEntries(HOOK_VERSIONS.map((v) => [v, service(`kubevirt.hooks.${v}.Callbacks`)])) as Record<HookVersion, ServiceDefinition>;
+  return { info: service('kubevirt.hooks.info.Info'), callbacks };
+}
 
 export const services: HookServices = loadHookServices();
 
@@ -68,7 +91,7 @@ export async function startTestSidecar(opts: TestSidecarOptions): Promise<TestSi
   const { log, lines } = memoryLog();
   const sidecar = await startSidecar(
     { socketPath, waitMs: opts.waitMs ?? 2_000, bindingNames: opts.bindingNames ?? ['vhostuser'] },
-    { log, rewrite: opts.rewrite, services },
+    { log, rewrite: opts.rewrite },
   );
   const clients: HookClient[] = [];
   const open = (def: ServiceDefinition): HookClient => {

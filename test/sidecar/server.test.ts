@@ -187,7 +187,7 @@ describe('hook sidecar lifecycle', () => {
     const socketPath = join(dir, 'vhostuser.sock');
     leaveStaleSocket(socketPath);
     const { log, lines } = memoryLog();
-    const sidecar = await startSidecar({ socketPath, waitMs: 0, bindingNames: ['vhostuser'] }, { log, rewrite: converterRewrite(podinfo, { links: 'where-visible' }), services });
+    const sidecar = await startSidecar({ socketPath, waitMs: 0, bindingNames: ['vhostuser'] }, { log, rewrite: converterRewrite(podinfo, { links: 'where-visible' }) });
     const info = hookClient(socketPath, services.info);
     try {
       expect(await info.call('Info')).toMatchObject({ name: 'kubevirt-vhostuser' });
