@@ -21,6 +21,9 @@ async function assertBuilt(): Promise<void> {
   for (const f of await readdir(srcDir)) {
     if ((await stat(join(srcDir, f))).mtimeMs > built.mtimeMs) throw new Error(`dist/ is older than sidecar/src/${f}: run \`npm run build\``);
   }
+  // bin/kubevirt-vhostuser.js runs hook-sidecar from this bundle: these tests test it.
+  const bundle = await stat(join(root, 'dist/cli/hook-sidecar.mjs')).catch(() => undefined);
+  if (bundle === undefined || bundle.mtimeMs < built.mtimeMs) throw new Error('dist/cli/hook-sidecar.mjs is missing or older than dist/: run `npm run build`');
 }
 
 interface Running {
