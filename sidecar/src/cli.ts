@@ -5,7 +5,20 @@ import { join } from 'node:path';
 import { CONVERTER_FLAGS, converterFlags } from '../../cli/converter-flags.js';
 import { HELP_OPTION, parseOptions, usageText, UsageError } from '../../cli/options.js';
 import { EXIT, reportError, type Subcommand } from '../../cli/subcommand.js';
-import { BINDING_NAME_ENV, NETWORK_INFO_FILE, PODINFO_DIR, SOCKET_DIRS_ENV, socketDirProblem } from '../../converter/src/index.js';
+import {
+  BINDING_NAME_ENV,
+  ConverterError,
+  KUBE_OVN_NETWORKS_ENV,
+  NETWORK_INFO_FILE,
+  parseKubeOvnNetworks,
+  PODINFO_DIR,
+  SOCKET_DIRS_ENV,
+  SOCKET_GROUP_ENV,
+  SocketSharing,
+  socketDirProblem,
+  socketGroupProblem,
+  type KubeOvnNetwork,
+} from '../../converter/src/index.js';
 import { DEFAULT_SOCKET_NAME, HOOK_SOCKET_DIR, KUBEVIRT_CALL_TIMEOUT_SECONDS } from './constants.js';
 import { createLogger } from './log.js';
 import { converterRewrite } from './rewrite.js';
@@ -21,6 +34,11 @@ const OPTIONS = {
   },
   ...CONVERTER_FLAGS,
   'network-info': { type: 'string', value: 'file', default: NETWORK_INFO_FILE, help: 'KubeVirt\'s network-info file; when it exists, KubeVirt writes kubevirt.io/network-info' },
+  'socket-group': {
+    type: 'string',
+    value: 'gid',
+    help: `numeric group to give every socket QEMU binds (group read/write), for an OVS running as a non-root user in it; ${SOCKET_GROUP_ENV} (set by the webhook) when not given`,
+  },
   ...HELP_OPTION,
 } as const;
 
@@ -29,8 +47,9 @@ const USAGE = usageText(
   `Serves the KubeVirt hook sidecar of the vhost-user network binding plugin: on OnDefineDomain, adds
 an <interface type='vhostuser'> per vhost-user VMI interface to the libvirt domain and makes the
 socket links. KubeVirt starts it without arguments; ${BINDING_NAME_ENV} (KubeVirt >= 1.9) adds the
-binding it serves to --binding-name, and ${SOCKET_DIRS_ENV} (set by the webhook) adds a comma list
-to --allow-socket-dir. --wait is at most ${KUBEVIRT_CALL_TIMEOUT_SECONDS}: virt-launcher abandons a call after a minute.`,
+binding it serves to --binding-name, ${SOCKET_DIRS_ENV} (set by the webhook) adds a comma list
+to --allow-socket-dir, ${SOCKET_GROUP_ENV} sets --socket-group, and ${KUBE_OVN_NETWORKS_ENV} (set by the
+webhook from the NADs) names the pod's Kube-OVN vhost-user networks. --wait is at most ${KUBEVIRT_CALL_TIMEOUT_SECONDS}: virt-launcher abandons a call after a minute.`,
   [['Options', OPTIONS]],
 );
 
@@ -61,7 +80,16 @@ export const hookSidecarCommand: Subcommand = {
     try {
       sidecar = await startSidecar(
         { socketPath: flags.socket, waitMs: flags.waitMs, bindingNames: flags.bindingNames },
-        { log, rewrite: converterRewrite(flags.podinfo, { allowedSocketDirs: flags.allowedSocketDirs, networkInfoFile: flags.networkInfo, stableSocketPaths: flags.stableSocketPaths }) },
+        {
+          log,
+          rewrite: converterRewrite(flags.podinfo, {
+            allowedSocketDirs: flags.allowedSocketDirs,
+            networkInfoFile: flags.networkInfo,
+            stableSocketPaths: flags.stableSocketPaths,
+            kubeOvn: flags.kubeOvn,
+            ...(flags.socketGroup === undefined ? {} : { socketGroup: new SocketSharing(flags.socketGroup, log) }),
+          }),
+        },
       );
       if (early !== undefined) void sidecar.stop(early);
       await sidecar.stopped;
@@ -82,6 +110,9 @@ interface Flags {
   readonly allowedSocketDirs: string[];
   readonly stableSocketPaths: boolean;
   readonly networkInfo: string;
+  readonly socketGroup?: number;
+  /** The pod's Kube-OVN vhost-user networks, from the webhook's env. */
+  readonly kubeOvn: KubeOvnNetwork[];
 }
 
 /** The flags and the env KubeVirt and the webhook set, checked so that a bad value stops the sidecar at start, not every VM at its first call. */
@@ -94,6 +125,7 @@ function parseFlags(argv: string[]): Flags | 'help' {
     const problem = socketDirProblem(dir);
     if (problem !== undefined) throw new UsageError(`${SOCKET_DIRS_ENV} ${JSON.stringify(dir)} ${problem}`);
   }
+  const group = socketGroup(values['socket-group']);
   const served = process.env[BINDING_NAME_ENV]?.trim();
   const podinfoGiven = argv.some((a) => a === '--podinfo' || a.startsWith('--podinfo='));
   const podinfo = String(values['podinfo']);
@@ -106,5 +138,27 @@ function parseFlags(argv: string[]): Flags | 'help' {
     allowedSocketDirs: [...fromEnv, ...shared.allowedSocketDirs],
     stableSocketPaths: shared.stableSocketPaths,
     networkInfo: String(values['network-info']),
+    ...(group === undefined ? {} : { socketGroup: group }),
+    kubeOvn: kubeOvnNetworks(),
   };
+}
+
+/** The webhook's KUBE_OVN_NETWORKS_ENV; absent or empty is none. A bad value stops the sidecar at start. */
+function kubeOvnNetworks(): KubeOvnNetwork[] {
+  const text = process.env[KUBE_OVN_NETWORKS_ENV]?.trim() ?? '';
+  if (text === '') return [];
+  try {
+    return parseKubeOvnNetworks(text);
+  } catch (err) {
+    throw err instanceof ConverterError ? new UsageError(err.message) : err;
+  }
+}
+
+/** --socket-group, else the webhook's env; an empty env is no group. */
+function socketGroup(flag: unknown): number | undefined {
+  const [value, from] = typeof flag === 'string' ? [flag, '--socket-group'] : [process.env[SOCKET_GROUP_ENV]?.trim() ?? '', SOCKET_GROUP_ENV];
+  if (value === '' && from === SOCKET_GROUP_ENV) return undefined;
+  const problem = socketGroupProblem(value);
+  if (problem !== undefined) throw new UsageError(`${from} ${JSON.stringify(value)} ${problem}`);
+  return Number(value);
 }

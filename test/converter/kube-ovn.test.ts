@@ -11,6 +11,7 @@ import { ConverterError } from '../../converter/src/errors.js';
 import { convert, type ConverterSettings } from '../../converter/src/index.js';
 import { kubeOvnSocketName, parseKubeOvnNetworks, type KubeOvnNetwork } from '../../converter/src/kube-ovn.js';
 import { parseDownwardApiFile } from '../../converter/src/podnetinfo/parse.js';
+import { converterRewrite } from '../../sidecar/src/rewrite.js';
 import { validateDomainXml } from '../helpers/libvirt.js';
 import { repoRoot, wrapInDomain } from './case-files.js';
 import { errorOf } from './expect-error.js';
@@ -68,6 +69,12 @@ describe('Kube-OVN vhost-user NADs', () => {
     const own = structuredClone(vmi) as { spec: { template: { spec: { domain: { devices: { interfaces: Record<string, unknown>[] } } } } } };
     (own.spec.template.spec.domain.devices.interfaces[0] as Record<string, unknown>)['macAddress'] = '02:00:00:00:00:07';
     expect(convert({ annotations, vmi: own, config: { kubeOvn: [KUBEVIRT] } }).interfaces[0]?.mac).toBe('02:00:00:00:00:07');
+  });
+
+  it("the sidecar's rewrite passes the webhook's networks to the converter", async () => {
+    const rewrite = converterRewrite(annotationsFile, { kubeOvn: [KUBEVIRT], links: 'where-visible' });
+    const { interfaces } = await rewrite({ domainXml: wrapInDomain(''), vmi, waitMs: 0, bindingNames: ['vhostuser'] });
+    expect(interfaces[0]?.socketPath).toBe(`${DIR}/${STABLE}`);
   });
 
   it('the CLI takes the networks as the webhook sets them on the sidecar', async () => {

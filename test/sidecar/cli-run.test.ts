@@ -85,6 +85,17 @@ describe('hookSidecarCommand.run', () => {
     await expect(lstat(socketPath)).rejects.toMatchObject({ code: 'ENOENT' });
   });
 
+  it.each([
+    ['{', 'error: E_USAGE: KUBEVIRT_VHOSTUSER_KUBE_OVN: not JSON'],
+    ['[{"nad":"vnf/ovn-dpdk","socket":"../../run/openvswitch/db.sock"}]', 'error: E_USAGE: KUBEVIRT_VHOSTUSER_KUBE_OVN: [0].socket: must be one file name'],
+  ])('exits 2 before serving when KUBEVIRT_VHOSTUSER_KUBE_OVN is %j', async (value, line) => {
+    vi.stubEnv('KUBEVIRT_VHOSTUSER_KUBE_OVN', value);
+    const r = await captured(() => hookSidecarCommand.run(['--socket', socketPath]));
+    expect(r.code).toBe(2);
+    expect(r.stderr.startsWith(line)).toBe(true);
+    await expect(lstat(socketPath)).rejects.toMatchObject({ code: 'ENOENT' });
+  });
+
   it('exits 1 naming a socket directory that does not exist', async () => {
     const r = await captured(() => hookSidecarCommand.run(['--socket', join(dir, 'none', 'vhostuser.sock'), '--podinfo', podinfo]));
     expect(r.code).toBe(1);
