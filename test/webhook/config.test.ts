@@ -10,6 +10,7 @@ describe('parseWebhookArgs', () => {
       controllerIdentities: ['system:serviceaccount:kubevirt:kubevirt-controller'],
       bindingNames: ['vhostuser'],
       denyForged: false,
+      kubeOvn: false,
       volumes: {
         sharedDir: { name: 'shared-dir', mountPath: '/var/lib/cni/usrcni/' },
         ovsRunDir: { name: 'ovs-run-dir', hostPath: '/var/run/openvswitch/', mountPath: '/var/run/openvswitch/', writable: false },

@@ -5,7 +5,9 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse } from 'yaml';
 import { MUTATION_OPTIONS, parseFlags, toMutationConfig, type MutationConfig } from '../../webhook/src/config.js';
+import { decideAdmission, type Decision } from '../../webhook/src/admission/decide.js';
 import type { KubeObject, Lookups, NadSource, VmiSource } from '../../webhook/src/k8s/sources.js';
+import { createPlanner } from '../../webhook/src/mutate/plan.js';
 
 export const REPO_ROOT = fileURLToPath(new URL('../..', import.meta.url));
 export const PODS_DIR = join(REPO_ROOT, 'fixtures/pods');
@@ -157,4 +159,28 @@ export function expectedReviewFiles(): Map<string, Json> {
   const good = files.get('create-v1-binding') as Json;
   for (const [name, derive] of Object.entries(MALFORMED_CASES)) files.set(name, derive(good));
   return files;
+}
+
+/**
+ * decideAdmission on `pod` as KubeVirt's controller creates it in namespace vnf, with these VMIs and
+ * NADs behind fake lookups and the mutation flags given; the decision and the lookups made.
+ */
+export async function decideLauncherPod(
+  pod: Json,
+  objects: { vmis?: readonly KubeObject[]; nads?: readonly KubeObject[] },
+  flags: readonly string[] = [],
+): Promise<{ decision: Decision; calls: string[] }> {
+  const config = defaultMutationConfig(flags);
+  const lookups = fakeLookups(objects);
+  const request = {
+    uid: 'b0b0b0b0-0000-4000-8000-0000000000aa',
+    kind: { group: '', version: 'v1', kind: 'Pod' },
+    resource: { group: '', version: 'v1', resource: 'pods' },
+    operation: 'CREATE',
+    namespace: 'vnf',
+    userInfo: { username: KUBEVIRT_CONTROLLER },
+    object: pod,
+  };
+  const outcome = await decideAdmission(request as Parameters<typeof decideAdmission>[0], { ...config, lookupTimeoutMs: 1000, lookups, planPatch: createPlanner(config) });
+  return { decision: outcome.decision, calls: lookups.calls };
 }

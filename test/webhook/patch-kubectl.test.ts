@@ -11,11 +11,13 @@ import { kubectlPatchLocal, requireKubectl } from '../helpers/kubectl.js';
 import { validatePod } from '../helpers/pod-schema.js';
 import { REVIEW_CASES, fixtureLookups, loadReview, type Json } from './fixtures.js';
 
-// The default flags, and the ones that add more to the patch: the sidecar's env var (an env
-// array may be appended to) and the writable OVS mount.
+// The default flags, and the ones that add more to the patch: the sidecar's env vars (an env
+// array may be appended to), its runAsGroup, and the writable OVS mount.
 const CONFIGS: Record<string, string[]> = {
   default: [],
   'sidecar socket dirs, writable OVS dir': ['--sidecar-socket-dir', '/run/vhost', '--sidecar-socket-dir', '/run/dpdk/', '--ovs-run-dir-writable'],
+  // Replaces the sidecar's runAsGroup (an `add` onto a member that is there).
+  'socket group': ['--sidecar-socket-group', '2001'],
 };
 const apps = Object.fromEntries(
   Object.entries(CONFIGS).map(([name, flags]) => [
@@ -40,7 +42,7 @@ const patchedCases = Object.keys(REVIEW_CASES)
   .filter((n) => REVIEW_CASES[n]?.pod !== undefined)
   .flatMap((n) => Object.keys(CONFIGS).map((config) => [n, config] as const));
 
-type Spec = { containers: { name: string; env?: Json[]; volumeMounts?: Json[] }[] };
+type Spec = { containers: { name: string; env?: Json[]; volumeMounts?: Json[]; securityContext?: Json }[] };
 
 beforeAll(() => {
   requireKubectl();
@@ -69,11 +71,14 @@ describe('patches applied by kubectl and fast-json-patch', () => {
     const added = patch.map((op) => op.op === 'add' && (op.value as Json)['name']);
     const spec = byKubectl['spec'] as Spec;
     const ovs = spec.containers.find((c) => c.name === 'compute')?.volumeMounts?.find((m) => m['name'] === 'ovs-run-dir');
-    if (added.includes('ovs-run-dir')) expect(ovs?.['readOnly']).toBe(config === 'default' ? true : undefined);
+    if (added.includes('ovs-run-dir')) expect(ovs?.['readOnly']).toBe(config.includes('writable') ? undefined : true);
     const sidecar = spec.containers.find((c) => c.env?.some((e) => e['name'] === 'NETWORK_BINDING_PLUGIN_NAME' && e['value'] === 'vhostuser'));
     if (sidecar !== undefined) {
       const env = sidecar.env?.filter((e) => e['name'] === 'KUBEVIRT_VHOSTUSER_SOCKET_DIRS');
-      expect(env).toEqual(config === 'default' ? [] : [{ name: 'KUBEVIRT_VHOSTUSER_SOCKET_DIRS', value: '/run/vhost,/run/dpdk/' }]);
+      expect(env).toEqual(config.includes('socket dirs') ? [{ name: 'KUBEVIRT_VHOSTUSER_SOCKET_DIRS', value: '/run/vhost,/run/dpdk/' }] : []);
+      const group = config === 'socket group';
+      expect(sidecar.env?.filter((e) => e['name'] === 'KUBEVIRT_VHOSTUSER_SOCKET_GROUP')).toEqual(group ? [{ name: 'KUBEVIRT_VHOSTUSER_SOCKET_GROUP', value: '2001' }] : []);
+      if (group) expect(sidecar.securityContext?.['runAsGroup']).toBe(2001);
     }
     const again = await admit(withObject(review, byKubectl), config);
     expect(again).not.toHaveProperty('patch');

@@ -96,8 +96,8 @@ describe('parsePod', () => {
     // Passed through unread, the same object: the planner only asks whether there is one.
     expect(parsed.metadata?.annotations).toBe(pod.metadata['annotations']);
     expect(parsed.spec.containers.map((c) => Object.keys(c).sort())).toEqual([
-      ['env', 'image', 'name', 'volumeMounts'],
-      ['env', 'image', 'name', 'volumeMounts'],
+      ['env', 'image', 'name', 'resources', 'securityContext', 'volumeMounts'],
+      ['env', 'image', 'name', 'resources', 'securityContext', 'volumeMounts'],
     ]);
     expect(parsed.spec.containers[0]?.volumeMounts?.[0]).toEqual({ name: 'private', mountPath: '/var/run/kubevirt-private' });
     // A volume's source decides whether it can serve, whatever kind it is.

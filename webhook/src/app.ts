@@ -132,6 +132,7 @@ export function buildApp(config: AppConfig, deps: AppDeps): FastifyInstance {
     bindingNames: config.bindingNames,
     sidecarImages: config.sidecarImages,
     denyForged: config.denyForged,
+    kubeOvn: config.kubeOvn,
     lookupTimeoutMs: config.lookupTimeoutMs,
     maxNadLookups: config.maxNadLookups,
     lookups: deps.lookups,

@@ -4,7 +4,7 @@
 import { z } from 'zod';
 import { parseOptions, UsageError, type OptionSpec, type OptionTable, type OptionValues } from '../../cli/options.js';
 import { parseImageRef, type ImageRef } from './mutate/sidecar.js';
-import { DEFAULT_BINDING_NAMES, DEFAULT_CONTROLLER_IDENTITY, DEFAULT_VOLUMES as V, SOCKET_DIRS_ENV, socketDirProblem } from './constants.js';
+import { DEFAULT_BINDING_NAMES, DEFAULT_CONTROLLER_IDENTITY, DEFAULT_VOLUMES as V, SOCKET_DIRS_ENV, SOCKET_GROUP_ENV, socketDirProblem, socketGroupProblem } from './constants.js';
 import { WebhookError } from './errors.js';
 import type { VolumeSettings } from './mutate/volumes.js';
 import { WEBHOOK_VERSION } from './version.js';
@@ -16,6 +16,7 @@ export const MUTATION_OPTIONS = {
   'controller-identity': { type: 'string', multiple: true, value: 'user', default: DEFAULT_CONTROLLER_IDENTITY, help: 'username KubeVirt creates launcher pods as (repeatable)' },
   'binding-name': { type: 'string', multiple: true, value: 'name', default: DEFAULT_BINDING_NAMES.join(','), help: 'network binding plugin name that means vhost-user (repeatable)' },
   'deny-forged': { type: 'boolean', help: 'deny (403) pods with the launcher label that KubeVirt did not create, instead of a warning' },
+  'kube-ovn': { type: 'boolean', help: "read the NADs of launcher pods' vhost-user networks for Kube-OVN's: give them its vhostuser-sockets emptyDir, and the shared dir only where the userspace CNI needs it" },
   'shared-dir-volume': { type: 'string', value: 'name', default: V.sharedDirVolume, help: 'socket directory volume; the userspace CNI finds it by this name' },
   'shared-dir-mount-path': { type: 'string', value: 'path', default: V.sharedDirMountPath, help: 'where compute mounts the socket directory' },
   'ovs-run-dir-volume': { type: 'string', value: 'name', default: V.ovsRunDirVolume, help: 'OVS run directory volume name' },
@@ -27,6 +28,11 @@ export const MUTATION_OPTIONS = {
   'podinfo-in-sidecars': { type: 'string', value: 'true|false', default: 'true', help: 'also mount podinfo in binding sidecars of our binding names' },
   'sidecar-image': { type: 'string', multiple: true, value: 'ref', help: 'image our binding sidecar runs, as the KubeVirt CR registers it (repeatable): recognises the sidecar on KubeVirt < 1.9, which names no binding' },
   'sidecar-socket-dir': { type: 'string', multiple: true, value: 'dir', help: `directory our binding sidecar may take socket paths from besides the shared dir, set as ${SOCKET_DIRS_ENV} (repeatable)` },
+  'sidecar-socket-group': {
+    type: 'string',
+    value: 'gid',
+    help: `numeric group for a reduced-privilege OVS: our binding sidecar gives every socket QEMU binds to it, set as ${SOCKET_GROUP_ENV} and as the sidecar's runAsGroup`,
+  },
 } as const satisfies Record<string, OptionSpec>;
 
 /** Flags of the HTTPS server only. */
@@ -54,9 +60,13 @@ export interface MutationConfig {
   readonly controllerIdentities: readonly string[];
   readonly bindingNames: readonly string[];
   readonly denyForged: boolean;
+  /** --kube-ovn: Kube-OVN vhost-user NADs are looked for (admission/kube-ovn.ts). */
+  readonly kubeOvn: boolean;
   readonly volumes: VolumeSettings;
   /** Our binding sidecar's allowed socket directories; none means no env var is set. */
   readonly sidecarSocketDirs: readonly string[];
+  /** The socket group our binding sidecar gives QEMU's sockets to; none means nothing is set. */
+  readonly sidecarSocketGroup?: number;
   /** Images our binding sidecar runs (recognition where KubeVirt names no binding). */
   readonly sidecarImages: readonly ImageRef[];
   /** This build's version (version.ts), named by the annotation and auditAnnotations of patched pods. */
@@ -88,6 +98,13 @@ const socketDir = z.string().superRefine((d, ctx) => {
   const problem = socketDirProblem(d);
   if (problem !== undefined) ctx.addIssue({ code: 'custom', message: `${JSON.stringify(d)} ${problem}` });
 });
+const socketGroup = z
+  .string()
+  .superRefine((g, ctx) => {
+    const problem = socketGroupProblem(g);
+    if (problem !== undefined) ctx.addIssue({ code: 'custom', message: `${JSON.stringify(g)} ${problem}` });
+  })
+  .transform(Number);
 const nonEmpty = z.string().min(1, 'expected a non-empty value');
 const bool = z.enum(['true', 'false'], 'expected true or false').transform((v) => v === 'true');
 const int = (min: number, max: number) =>
@@ -121,6 +138,7 @@ const mutationSchema = {
   'controller-identity': z.array(nonEmpty).min(1),
   'binding-name': z.array(nonEmpty).min(1),
   'deny-forged': z.boolean(),
+  'kube-ovn': z.boolean(),
   'shared-dir-volume': dnsLabel,
   'shared-dir-mount-path': absPath,
   'ovs-run-dir-volume': dnsLabel,
@@ -131,6 +149,7 @@ const mutationSchema = {
   'podinfo-mount-path': absPath,
   'podinfo-in-sidecars': bool,
   'sidecar-socket-dir': z.array(socketDir).default([]),
+  'sidecar-socket-group': socketGroup.optional(),
   'sidecar-image': z.array(imageRef).default([]),
 };
 
@@ -215,6 +234,7 @@ export function toMutationConfig(values: Values): MutationConfig {
     controllerIdentities: [...new Set(m['controller-identity'])],
     bindingNames: [...new Set(m['binding-name'])],
     denyForged: m['deny-forged'],
+    kubeOvn: m['kube-ovn'],
     volumes: {
       sharedDir: { name: m['shared-dir-volume'], mountPath: m['shared-dir-mount-path'] },
       ovsRunDir: {
@@ -226,6 +246,7 @@ export function toMutationConfig(values: Values): MutationConfig {
       podinfo: { name: m['podinfo-volume'], mountPath: m['podinfo-mount-path'], inSidecars: m['podinfo-in-sidecars'] },
     },
     sidecarSocketDirs: [...new Set(m['sidecar-socket-dir'])],
+    ...(m['sidecar-socket-group'] === undefined ? {} : { sidecarSocketGroup: m['sidecar-socket-group'] }),
     sidecarImages: m['sidecar-image'],
     version: WEBHOOK_VERSION,
   };

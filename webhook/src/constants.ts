@@ -10,7 +10,7 @@ export const LAUNCHER_LABEL_VALUE = 'virt-launcher';
 export const COMPUTE_CONTAINER = 'compute';
 
 /** What the webhook mounts and sets is what the sidecar reads: one definition (converter/src/contract.ts). */
-export { BINDING_NAME_ENV as BINDING_PLUGIN_ENV, DEFAULT_BINDING_NAMES, SOCKET_DIRS_ENV, socketDirProblem } from '../../converter/src/shared.js';
+export { BINDING_NAME_ENV as BINDING_PLUGIN_ENV, DEFAULT_BINDING_NAMES, SOCKET_DIRS_ENV, SOCKET_GROUP_ENV, socketDirProblem, socketGroupProblem } from '../../converter/src/shared.js';
 
 /** Owner kinds accepted as "created by KubeVirt for a VMI". */
 export const VMI_KIND = 'VirtualMachineInstance';

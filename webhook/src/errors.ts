@@ -28,6 +28,7 @@ export const ERROR_CATALOGUE = {
   E_VOLUME_CONFLICT: { answer: { kind: 'denial', status: 409 }, meaning: 'the pod already has our volume name or mount path for something else' },
   E_ENV_CONFLICT: { answer: { kind: 'denial', status: 409 }, meaning: 'our sidecar already sets an env var we set, to another value' },
   E_POD_UNSUPPORTED: { answer: { kind: 'denial', status: 422 }, meaning: 'a launcher pod without a compute container' },
+  E_NAD_UNSUPPORTED: { answer: { kind: 'denial', status: 422 }, meaning: 'a Kube-OVN vhost-user NAD whose socket volume or socket name cannot be used' },
   // 500s make the API server apply the webhook's failurePolicy.
   E_LOOKUP_FAILED: { answer: { kind: 'http', status: 500 }, meaning: 'the Kubernetes API answered a lookup with an error' },
   E_LOOKUP_TIMEOUT: { answer: { kind: 'http', status: 500 }, meaning: 'a lookup took longer than --lookup-timeout-ms' },

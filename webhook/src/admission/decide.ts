@@ -2,13 +2,18 @@
 // patch. No I/O of its own; lookups go through the injected sources. Shared by the HTTP route
 // and the offline `mutate` command so both decide alike.
 import { WebhookError } from '../errors.js';
-import type { Lookups } from '../k8s/sources.js';
+import { withDeadline, type Lookups } from '../k8s/sources.js';
+import { hasPodClaims, planSidecarClaims, vmiDraNetworks } from '../mutate/claims.js';
 import type { PatchSummary } from '../mutate/mark.js';
 import type { JsonPatchOp, PlanPatch } from '../mutate/plan.js';
 import type { ImageRef } from '../mutate/sidecar.js';
-import { bindingSidecarEvidence, findVhostUserEvidence, type EvidenceResult } from './evidence.js';
+import { applyAddOps } from '../mutate/apply.js';
+import { planKubeOvn } from '../mutate/kube-ovn.js';
+import type { VolumeRole } from '../mutate/volumes.js';
+import { bindingSidecarEvidence, findVhostUserEvidence, vhostUserInterfaceName, type EvidenceResult } from './evidence.js';
+import { readVhostUserNetworks } from './kube-ovn.js';
 import { classifyLauncher, type ForgedReason } from './launcher.js';
-import { parsePod, type AdmissionRequest } from './review.js';
+import { parsePod, type AdmissionRequest, type OwnerReference, type Pod } from './review.js';
 
 export interface DecisionContext {
   readonly controllerIdentities: readonly string[];
@@ -21,6 +26,11 @@ export interface DecisionContext {
   readonly maxNadLookups?: number;
   readonly lookups: Lookups;
   readonly planPatch: PlanPatch;
+  /**
+   * --kube-ovn: read the NADs of every pod's vhost-user networks for Kube-OVN's (admission/kube-ovn.ts),
+   * at the cost of a VMI and NAD lookup per such pod.
+   */
+  readonly kubeOvn?: boolean;
   /** The webhook version, for the auditAnnotations of a patch (the planner's, for the pod's annotation). */
   readonly version: string;
 }
@@ -73,6 +83,13 @@ export function decideAdmission(req: AdmissionRequest, ctx: DecisionContext): Ou
     return { decision, pod: podRef };
   }
 
+  // Which of a pod's DRA claims belong to vhost-user networks, and which NADs are Kube-OVN's, only its VMI says.
+  if ((hasPodClaims(pod) || ctx.kubeOvn === true) && ctx.lookups.vmi !== undefined) return decideFromVmi(req.object, pod, podRef, namespace, launcher.owner, ctx);
+  return decideVolumes(pod, podRef, namespace, launcher.owner, ctx);
+}
+
+/** The volumes (and sidecar env) a launcher pod needs, on the evidence of the pod, its VMI or its NADs. */
+function decideVolumes(pod: Pod, podRef: string, namespace: string, owner: OwnerReference, ctx: DecisionContext): Outcome | Promise<Outcome> {
   // Planning is cheap and pure: an already-mutated pod needs no lookup at all.
   const plan = ctx.planPatch(pod, podRef);
   if (plan.ok && plan.ops.length === 0) return { decision: { kind: 'allow', reason: 'already-mutated' }, pod: podRef };
@@ -89,5 +106,50 @@ export function decideAdmission(req: AdmissionRequest, ctx: DecisionContext): Ou
   // The pod's own evidence first, without the lookup machinery.
   const fromPod = bindingSidecarEvidence(pod, { bindingNames: ctx.bindingNames, sidecarImages: ctx.sidecarImages ?? [] });
   if (fromPod !== undefined) return conclude({ evidence: fromPod });
-  return findVhostUserEvidence(pod, namespace, launcher.owner, ctx).then(conclude);
+  return findVhostUserEvidence(pod, namespace, owner, ctx).then(conclude);
+}
+
+/**
+ * A launcher pod whose needs only its VMI (and the NADs it names) tell: DRA claims in the pod, or
+ * --kube-ovn. Our sidecar must request the claims of the VMI's vhost-user DRA networks to see their
+ * device metadata (mutate/claims.ts); Kube-OVN vhost-user networks need their emptyDir and our
+ * sidecar their NADs' facts (mutate/kube-ovn.ts). The usual volumes go only where a network needs
+ * them: the shared dir and the OVS run directory for the userspace CNI (or a NAD left unread),
+ * podinfo for any Multus network; a pod of DRA networks alone gets none of them.
+ */
+async function decideFromVmi(raw: unknown, pod: Pod, podRef: string, namespace: string, owner: OwnerReference, ctx: DecisionContext): Promise<Outcome> {
+  const vmiSource = ctx.lookups.vmi;
+  const what = `VirtualMachineInstance ${namespace}/${owner.name}`;
+  const ms = ctx.lookupTimeoutMs;
+  const signal = AbortSignal.timeout(ms);
+  const vmi = vmiSource === undefined ? undefined : await withDeadline(vmiSource.getVmi(namespace, owner.name, owner.uid, { signal }), signal, what, ms);
+  const iface = vmi === undefined ? undefined : vhostUserInterfaceName(vmi, ctx.bindingNames);
+  // Not a VMI of ours (or gone): the usual evidence decides, NADs of unrecognised bindings included.
+  if (vmi === undefined || iface === undefined) return decideVolumes(pod, podRef, namespace, owner, ctx);
+  const dra = vmiDraNetworks(vmi, ctx.bindingNames);
+  const nets = ctx.kubeOvn === true ? await readVhostUserNetworks(vmi, namespace, ctx) : { kubeOvn: [], needsSharedDir: !dra.draOnly, multus: !dra.draOnly };
+  if (nets instanceof WebhookError) return { decision: { kind: 'deny', error: nets }, pod: podRef, evidence: `${what} interface "${iface}" is vhost-user` };
+  const recognition = { bindingNames: ctx.bindingNames, sidecarImages: ctx.sidecarImages ?? [] };
+  const evidence = [
+    `${what} interface "${iface}" is vhost-user`,
+    ...(dra.claims.length > 0 ? [`DRA claim ${dra.claims.map((c) => `${c.name}/${c.request}`).join(', ')}`] : []),
+    ...(nets.kubeOvn.length > 0 ? [`Kube-OVN NAD ${nets.kubeOvn.map((k) => k.nad).join(', ')}`] : []),
+  ].join('; ');
+  const roles: ReadonlySet<VolumeRole> | undefined = nets.needsSharedDir ? undefined : new Set<VolumeRole>(nets.multus ? ['podinfo'] : []);
+  const plan = roles?.size === 0 ? { ok: true as const, ops: [], added: { volumes: [], containers: [] } } : ctx.planPatch(pod, podRef, roles);
+  if (!plan.ok) return { decision: { kind: 'deny', error: plan.error }, pod: podRef, evidence };
+  let kubeOvn: ReturnType<typeof planKubeOvn> = { ops: [], containers: [], volumes: [] };
+  if (nets.kubeOvn.length > 0) {
+    // On the pod as the planner's ops leave it: both may create the same arrays.
+    const after = plan.ops.length === 0 ? pod : parsePod(applyAddOps(structuredClone(raw), plan.ops));
+    kubeOvn = planKubeOvn(after, nets.kubeOvn, recognition, podRef);
+    if (kubeOvn instanceof WebhookError) return { decision: { kind: 'deny', error: kubeOvn }, pod: podRef, evidence };
+  }
+  // Neither op list touches resources: the claims are planned on the pod as sent.
+  const claimOps = planSidecarClaims(pod, dra.claims, recognition);
+  const sidecars = claimOps.map((op) => pod.spec.containers[Number(op.path.split('/')[3])]?.name ?? '');
+  const ops = [...plan.ops, ...kubeOvn.ops, ...claimOps];
+  if (ops.length === 0) return { decision: { kind: 'allow', reason: 'already-mutated' }, pod: podRef };
+  const added = { volumes: [...plan.added.volumes, ...kubeOvn.volumes], containers: [...new Set([...plan.added.containers, ...kubeOvn.containers, ...sidecars])] };
+  return { decision: { kind: 'patch', ops, evidence, added, version: ctx.version }, pod: podRef, evidence };
 }

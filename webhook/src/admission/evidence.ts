@@ -128,19 +128,23 @@ export function candidateNads(vmi: KubeObject, namespace: string, bindingNames: 
   return refs;
 }
 
-/** A userspace-CNI config (alone or in a `plugins` list) with a vhostuser interface on either side. */
-export function isVhostUserNad(nad: KubeObject): boolean {
+/** The CNI configs of a NAD: its `spec.config`, and each entry of its `plugins` list; none when it is not JSON. */
+export function nadCniConfigs(nad: KubeObject): unknown[] {
   const config = record(nad['spec'])?.['config'];
-  if (typeof config !== 'string') return false;
+  if (typeof config !== 'string') return [];
   let conf: unknown;
   try {
     conf = JSON.parse(config);
   } catch {
-    return false;
+    return [];
   }
   const plugins = record(conf)?.['plugins'];
-  const candidates = Array.isArray(plugins) ? [conf, ...plugins] : [conf];
-  return candidates.some((c) => {
+  return Array.isArray(plugins) ? [conf, ...plugins] : [conf];
+}
+
+/** A userspace-CNI config (alone or in a `plugins` list) with a vhostuser interface on either side. */
+export function isVhostUserNad(nad: KubeObject): boolean {
+  return nadCniConfigs(nad).some((c) => {
     const rec = record(c);
     if (rec?.['type'] !== 'userspace') return false;
     return record(rec['host'])?.['iftype'] === 'vhostuser' || record(rec['container'])?.['iftype'] === 'vhostuser';

@@ -21,6 +21,10 @@ const Container = z.object({
   image: z.string().nullish(),
   env: z.array(EnvVar).nullish(),
   volumeMounts: z.array(VolumeMount).nullish(),
+  // DRA claims the container requests (the kubelet mounts their device metadata only there).
+  resources: z.object({ claims: z.array(z.object({ name: z.string(), request: z.string().nullish() })).nullish() }).nullish(),
+  // Whether it is there and its group: our sidecar's runAsGroup becomes the socket group (plan.ts).
+  securityContext: z.object({ runAsGroup: z.number().nullish() }).nullish(),
 });
 // Loose: the source, whichever it is, is read by the role that may accept it (volumes.ts).
 const Volume = z.looseObject({ name: z.string() });
@@ -51,6 +55,7 @@ export const PodSchema = z.object({
   spec: z.object({
     volumes: z.array(Volume).nullish(),
     containers: z.array(Container),
+    resourceClaims: z.array(z.object({ name: z.string() })).nullish(),
   }),
 });
 

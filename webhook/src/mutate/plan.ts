@@ -3,12 +3,12 @@
 // clone, no diff); running it on its own output yields no ops. Never reads files, the clock or
 // the network.
 import type { Container, Pod, Volume } from '../admission/review.js';
-import { COMPUTE_CONTAINER, SOCKET_DIRS_ENV } from '../constants.js';
+import { COMPUTE_CONTAINER, SOCKET_DIRS_ENV, SOCKET_GROUP_ENV } from '../constants.js';
 import { WebhookError } from '../errors.js';
 import { pointer } from './json-pointer.js';
 import { markOp, type PatchSummary } from './mark.js';
 import { ourSidecarReason, type ImageRef, type SidecarRecognition } from './sidecar.js';
-import { normalizeDir, describeSource, wantedVolumes, type VolumeSettings, type WantedVolume } from './volumes.js';
+import { normalizeDir, describeSource, wantedVolumes, type VolumeRole, type VolumeSettings, type WantedVolume } from './volumes.js';
 
 export interface JsonPatchOp {
   readonly op: 'add';
@@ -32,9 +32,18 @@ export interface PlannerSettings {
    * default) sets nothing.
    */
   readonly sidecarSocketDirs?: readonly string[];
+  /**
+   * The socket group for a reduced-privilege OVS: set on our binding sidecar as SOCKET_GROUP_ENV
+   * and as its runAsGroup (only a member may give a file to a group). None sets nothing.
+   */
+  readonly sidecarSocketGroup?: number;
 }
 
-export type PlanPatch = (pod: Pod, podRef: string) => PlanResult;
+/**
+ * `roles`: the volumes this pod needs, when fewer than all (a pod whose vhost-user networks are
+ * all Kube-OVN's needs no shared dir and no OVS run directory, only podinfo).
+ */
+export type PlanPatch = (pod: Pod, podRef: string, roles?: ReadonlySet<VolumeRole>) => PlanResult;
 
 type EnvEntry = NonNullable<Container['env']>[number];
 
@@ -127,6 +136,17 @@ export function planEnvVar(
 }
 
 /**
+ * Step 3b, our sidecar's primary group: `gid`, so that it may give QEMU's sockets to that group.
+ * KubeVirt renders runAsGroup 107 there (rendercontainer.go securityContext); `add` on a member
+ * that is there replaces it (RFC 6902), and no op is planned when it already is `gid`.
+ */
+function planRunAsGroup(c: Container, i: number, gid: number): JsonPatchOp[] {
+  if (c.securityContext == null) return [{ op: 'add', path: pointer('spec', 'containers', i, 'securityContext'), value: { runAsGroup: gid } }];
+  if (c.securityContext.runAsGroup === gid) return [];
+  return [{ op: 'add', path: pointer('spec', 'containers', i, 'securityContext', 'runAsGroup'), value: gid }];
+}
+
+/**
  * Step 4, the volumes to add: each wanted volume a target mounts by name. That includes the
  * shared dir whenever there is no conflict, since no other volume may stand in for it (the
  * userspace CNI looks it up by name). The pod's own volume of that name is kept when it can
@@ -167,16 +187,20 @@ function planVolumes(
  * @example createPlanner({ volumes, bindingNames: ['vhostuser'] })(pod, 'ns/virt-launcher-vm-x').ok
  */
 export function createPlanner(settings: PlannerSettings): PlanPatch {
-  const wanted = wantedVolumes(settings.volumes);
+  const allWanted = wantedVolumes(settings.volumes);
   // Our sidecar makes the socket links in the shared dir, at compute's path, and reads the
   // annotations from podinfo unless told not to; it never gets the OVS run directory.
   const inSidecars = settings.volumes.podinfo.inSidecars;
-  const forSidecar = wanted.filter((w) => w.role === 'sharedDir' || (w.role === 'podinfo' && inSidecars));
+  const allForSidecar = allWanted.filter((w) => w.role === 'sharedDir' || (w.role === 'podinfo' && inSidecars));
   const recognition: SidecarRecognition = { bindingNames: settings.bindingNames, sidecarImages: settings.sidecarImages ?? [] };
   const socketDirs = settings.sidecarSocketDirs ?? [];
   const socketDirsEnv = socketDirs.length === 0 ? undefined : Object.freeze({ name: SOCKET_DIRS_ENV, value: socketDirs.join(',') });
+  const group = settings.sidecarSocketGroup;
+  const socketGroupEnv = group === undefined ? undefined : Object.freeze({ name: SOCKET_GROUP_ENV, value: String(group) });
 
-  return function planPatch(pod: Pod, podRef: string): PlanResult {
+  return function planPatch(pod: Pod, podRef: string, roles?: ReadonlySet<VolumeRole>): PlanResult {
+    const wanted = roles === undefined ? allWanted : allWanted.filter((w) => roles.has(w.role));
+    const forSidecar = roles === undefined ? allForSidecar : allForSidecar.filter((w) => roles.has(w.role));
     if (!pod.spec.containers.some((c) => c.name === COMPUTE_CONTAINER)) {
       const message = `pod ${podRef}: no container named "${COMPUTE_CONTAINER}"; expected a KubeVirt virt-launcher pod`;
       return { ok: false, error: new WebhookError('E_POD_UNSUPPORTED', message) };
@@ -193,6 +217,11 @@ export function createPlanner(settings: PlannerSettings): PlanPatch {
         const env = planEnvVar(t.container, t.index, socketDirsEnv, podRef, '--sidecar-socket-dir');
         if (env instanceof WebhookError) return { ok: false, error: env };
         containerOps.push(...env);
+      }
+      if (t.sidecar && group !== undefined && socketGroupEnv !== undefined) {
+        const env = planEnvVar(t.container, t.index, socketGroupEnv, podRef, '--sidecar-socket-group');
+        if (env instanceof WebhookError) return { ok: false, error: env };
+        containerOps.push(...env, ...planRunAsGroup(t.container, t.index, group));
       }
       if (containerOps.length > before) containers.push(t.container.name);
     }
