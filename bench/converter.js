@@ -21,7 +21,7 @@ const hex2 = (n) => n.toString(16).padStart(2, '0');
  * A VMI with `n` vhost-user interfaces on Multus networks (stock KubeVirt binding dialect) and the
  * annotations the userspace CNI and Multus write for it: hashed pod interface names, device-info.
  */
-function generateCase(n, hashedPodInterfaceName) {
+export function generateCase(n, hashedPodInterfaceName) {
   const interfaces = [{ name: 'default', masquerade: {} }];
   const networks = [{ name: 'default', pod: {} }];
   const status = [{ name: 'k8s-pod-network', ips: ['10.244.0.17'], default: true, dns: {} }];
@@ -82,7 +82,7 @@ function timeCall(fn) {
  * The two-interface KubeVirt case domain grown to about 20 KB with more disks of the kind KubeVirt
  * writes (each with its own target and alias), so the rewrite scans a domain of realistic size.
  */
-async function loadBigDomain() {
+export async function loadBigDomain() {
   const xml = await readFile(join(DOMAIN_CASE, 'domain.xml'), 'utf8');
   const disk = (i) =>
     `    <disk device="disk" type="file" model="virtio-non-transitional">\n` +

@@ -1,7 +1,7 @@
 // `npm run bench`: runs the converter, start-up, webhook and memory benches on the built dist/, prints
 // one `name: value` line per figure at the end, and writes them with the run's details to
 // bench/results/<time>.json and bench/results/latest.json. Measures only; asserts nothing.
-// Usage: node bench/run.js [converter] [rewrite-scale] [startup] [webhook] [memory]   (all by default)
+// Usage: node bench/run.js [converter] [rewrite-scale] [startup] [footprint] [webhook] [memory]   (all by default)
 import { mkdir, writeFile } from 'node:fs/promises';
 import { availableParallelism, cpus, loadavg, totalmem } from 'node:os';
 import { join } from 'node:path';
@@ -10,10 +10,11 @@ import { runCacheMemory } from './cache-memory.js';
 import { benchConverter } from './converter.js';
 import { loadReview, makeCertDir, ROOT } from './lib/setup.js';
 import { benchRewriteScale } from './rewrite-scale.js';
+import { benchSidecarFootprint } from './sidecar-footprint.js';
 import { benchStartup } from './startup.js';
 import { benchWebhook } from './webhook.js';
 
-const PHASES = ['converter', 'rewrite-scale', 'startup', 'webhook', 'memory'];
+const PHASES = ['converter', 'rewrite-scale', 'startup', 'footprint', 'webhook', 'memory'];
 
 function say(line) {
   process.stderr.write(`${line}\n`);
@@ -61,6 +62,11 @@ async function main(args) {
       const r = await benchStartup({ cert, say });
       Object.assign(figures, r.figures);
       detail.startup = r.detail;
+    }
+    if (phases.includes('footprint')) {
+      const r = await benchSidecarFootprint({ say });
+      Object.assign(figures, r.figures);
+      detail.footprint = r.detail;
     }
     if (phases.includes('webhook')) {
       const r = await benchWebhook({ cert, review: await loadReview(), say });

@@ -1,0 +1,312 @@
+// The hook sidecar's footprint in the limits KubeVirt gives the sidecars of dedicated-CPU and
+// Guaranteed VMIs (200m CPU, 64M memory): the sidecar is started exactly as the image starts it
+// (ENTRYPOINT and CMD of the Dockerfile, its ENV), from a private copy of the node binary, in a
+// memory cgroup of 64 000 000 bytes, after the page cache was dropped, so that the binary's and
+// the modules' pages are read from disk and charged to that cgroup as on a node where this is the
+// first sidecar. A bare node:http2 server on a unix socket is started the same way in the same
+// run: the floor. Then, with the cache warm, the same limit plus a CFS quota of 20 ms per 100 ms
+// (and the bare server again, warm, for the idle RSS ratio: in the cold cgroup the kernel evicts
+// mapped pages of both at random). Each start is followed by Info and 1000 OnDefineDomain calls
+// back to back (a ~20 KB domain, four vhost-user interfaces) over the real socket from a grpc-js
+// client in this process; under the quota first 100 calls 100 ms apart, as virt-launcher makes
+// its few calls per VM. Needs root (cgroups, drop_caches, a mount namespace for the shared
+// dir). Returns figures; asserts nothing.
+import { spawn } from 'node:child_process';
+import { copyFileSync, chmodSync, mkdirSync, readFileSync, rmSync, statfsSync, writeFileSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { createConnection } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { credentials, loadPackageDefinition } from '@grpc/grpc-js';
+import { loadSync } from '@grpc/proto-loader';
+import { cgroupVersion, createCgroup, dropCaches } from './lib/cgroup.js';
+import { generateCase, loadBigDomain } from './converter.js';
+import { importDist, ROOT } from './lib/setup.js';
+import { MIB, round, summarize } from './lib/stats.js';
+
+/** KubeVirt's sidecar limits for dedicated-CPU / Guaranteed VMIs (`64M`, `200m`). */
+const MEMORY_LIMIT_BYTES = 64_000_000;
+const CPU_QUOTA = { quotaUs: 20_000, periodUs: 100_000 };
+const CALLS = 1000;
+const INTERFACES = 4;
+const RUNS = 2;
+const CPU_RUNS = 3;
+/** Time left for a start before it counts as failed (the target is 10 s). */
+const GIVE_UP_MS = 60_000;
+const IDLE_SETTLE_MS = 1500;
+/** The calls of one run stop after this long; those not made count as unanswered. */
+const CALLS_GIVE_UP_MS = 60_000;
+/** Under the CPU quota, calls one CFS period apart, as virt-launcher makes them (a few per VM), besides the back-to-back run. */
+const PACED_CALLS = 100;
+const PACE_MS = 100;
+const SAMPLE_MS = 10;
+const TMPFS_MAGIC = 0x01021994;
+const RAMFS_MAGIC = 0x858458f6;
+/** Where the shared dir lies in the launcher pod (the webhook mounts shared-dir there). */
+const SHARED_DIR = '/var/lib/cni/usrcni';
+
+/** The node command line and env of the image: ENTRYPOINT + CMD and ENV of the Dockerfile's last stage. */
+export function imageCommand(dockerfile = readFileSync(join(ROOT, 'Dockerfile'), 'utf8')) {
+  const lines = dockerfile.replace(/\\\n/g, ' ').split('\n');
+  const last = lines.findLastIndex((l) => /^FROM\s/i.test(l));
+  const stage = lines.slice(last);
+  const json = (kw) => {
+    const line = stage.findLast((l) => new RegExp(`^${kw}\\s+\\[`, 'i').test(l));
+    if (line === undefined) throw new Error(`Dockerfile: no ${kw} [...] in the last stage`);
+    return JSON.parse(line.replace(new RegExp(`^${kw}\\s+`, 'i'), ''));
+  };
+  const env = {};
+  for (const l of stage) {
+    const m = /^ENV\s+(.*)$/i.exec(l);
+    if (m) for (const [, k, v] of m[1].matchAll(/(\w+)=("[^"]*"|\S+)/g)) env[k] = v.replace(/^"|"$/g, '');
+  }
+  const [node, ...nodeArgs] = json('ENTRYPOINT');
+  if (node !== 'node') throw new Error(`Dockerfile: ENTRYPOINT starts ${node}, not node`);
+  // /app is the package root in the image; here it is the repository.
+  const args = [...nodeArgs, ...json('CMD')].map((a) => (a.startsWith('/app/') ? join(ROOT, a.slice(5)) : a));
+  return { args, env };
+}
+
+/** A copy of the node binary only our children map, on a disk filesystem, so that drop_caches really drops it. */
+function privateNode(dir) {
+  const fs = statfsSync(dir);
+  if (fs.type === TMPFS_MAGIC || fs.type === RAMFS_MAGIC) throw new Error(`${dir} is in memory: its pages cannot be dropped`);
+  const path = join(dir, 'node');
+  copyFileSync(process.execPath, path);
+  chmodSync(path, 0o755);
+  return path;
+}
+
+function procStatus(pid) {
+  try {
+    const text = readFileSync(`/proc/${pid}/status`, 'utf8');
+    const kb = (k) => Number(new RegExp(`^${k}:\\s+(\\d+) kB`, 'm').exec(text)?.[1] ?? Number.NaN) * 1024;
+    return { rss: kb('VmRSS'), anon: kb('RssAnon'), file: kb('RssFile'), hwm: kb('VmHWM') };
+  } catch {
+    return undefined;
+  }
+}
+
+function connectable(path) {
+  return new Promise((resolve) => {
+    const c = createConnection({ path });
+    c.once('connect', () => (c.destroy(), resolve(true)));
+    c.once('error', () => resolve(false));
+  });
+}
+
+/**
+ * Spawns `node args` in the cgroup (a shell enters it, then execs), in a private mount namespace
+ * with a tmpfs shared dir as in the pod; resolves once the unix socket accepts, with the time.
+ */
+async function startIn(cg, node, args, env, socketPath) {
+  const enter = cg.procsFiles.map((f) => `echo $$ > ${f}`).join(' && ');
+  const script = `${enter} && exec unshare -m --propagation private sh -c 'mount -t tmpfs tmpfs /var/lib && mkdir -p ${SHARED_DIR} && exec "$0" "$@"' "$@"`;
+  const started = performance.now();
+  const child = spawn('sh', ['-c', script, 'sh', node, ...args], { env, stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  child.stderr.on('data', (d) => (stderr = (stderr + d).slice(-8000)));
+  let exit;
+  const exited = new Promise((resolve) => child.on('exit', (code, signal) => resolve((exit = code ?? signal))));
+  const stop = async () => {
+    if (exit === undefined) child.kill('SIGKILL');
+    await exited;
+  };
+  while (performance.now() - started < GIVE_UP_MS) {
+    if (exit !== undefined) throw new Error(`exited with ${exit} before listening: ${stderr.trim()}`);
+    if (await connectable(socketPath)) return { pid: child.pid, listenMs: performance.now() - started, stop, exited: () => exit, stderr: () => stderr };
+    await sleep(5);
+  }
+  await stop();
+  return { pid: child.pid, listenMs: Number.NaN, stop, exited: () => exit, stderr: () => stderr };
+}
+
+function hookClients(socketPath) {
+  const protoDir = join(ROOT, 'proto');
+  const files = ['kubevirt/hooks/info/api_info.proto', 'kubevirt/hooks/v1alpha3/api_v1alpha3.proto'];
+  const pkg = loadPackageDefinition(loadSync(files, { includeDirs: [protoDir], keepCase: true }));
+  const target = `unix://${socketPath}`;
+  const info = new pkg.kubevirt.hooks.info.Info(target, credentials.createInsecure());
+  const callbacks = new pkg.kubevirt.hooks.v1alpha3.Callbacks(target, credentials.createInsecure());
+  const unary = (client, method, req) =>
+    new Promise((resolve, reject) => client[method](req, { deadline: Date.now() + 60_000 }, (err, res) => (err ? reject(err) : resolve(res))));
+  return {
+    info: () => unary(info, 'Info', {}),
+    define: (req) => unary(callbacks, 'OnDefineDomain', req),
+    close: () => (info.close(), callbacks.close()),
+  };
+}
+
+/** Info once, then CALLS OnDefineDomain calls one after another; anonymous memory sampled throughout. */
+async function drive(running, socketPath, request, { calls = CALLS, paceMs = 0 } = {}) {
+  const client = hookClients(socketPath);
+  const latencies = [];
+  let answered = 0;
+  let failed = 0;
+  let firstError;
+  let peakAnon = 0;
+  const sampler = setInterval(() => {
+    const s = procStatus(running.pid);
+    if (s !== undefined && s.anon > peakAnon) peakAnon = s.anon;
+  }, SAMPLE_MS);
+  try {
+    await client.info();
+    const until = performance.now() + CALLS_GIVE_UP_MS;
+    for (let i = 0; i < calls && performance.now() < until; i++) {
+      if (paceMs > 0) await sleep(paceMs);
+      const t = performance.now();
+      try {
+        const res = await client.define(request);
+        latencies.push(performance.now() - t);
+        if (i === 0) {
+          const vhost = (res.domainXML.toString('utf8').match(/<interface type=["']vhostuser["']/g) ?? []).length;
+          if (vhost !== INTERFACES) throw new Error(`the answer has ${vhost} vhost-user interfaces, not ${INTERFACES}`);
+        }
+        answered++;
+      } catch (err) {
+        failed++;
+        firstError ??= err.message;
+        if (running.exited() !== undefined) break;
+      }
+    }
+  } finally {
+    clearInterval(sampler);
+    client.close();
+  }
+  const s = procStatus(running.pid);
+  if (s !== undefined && s.anon > peakAnon) peakAnon = s.anon;
+  return { answered, failed, firstError, latency: summarize(latencies), peakAnon, after: s };
+}
+
+/** One start in a fresh cgroup: time to listen, idle memory, then the calls (when `request` is given). */
+async function runOnce({ node, args, env, cold, cpu, request, paced, label, say }) {
+  const dir = await mkdtemp(join(tmpdir(), 'kvfp-'));
+  const socketPath = join(dir, 'hook.sock');
+  const cg = createCgroup(`kvvu-footprint-${process.pid}-${label}`, { memoryBytes: MEMORY_LIMIT_BYTES, cpu });
+  let running;
+  try {
+    if (cold) dropCaches();
+    running = await startIn(cg, node, [...args(socketPath)], env, socketPath);
+    const out = { listenMs: running.listenMs, listened: Number.isFinite(running.listenMs) };
+    if (!out.listened) {
+      Object.assign(out, { cgroup: cg.stats(), stderr: running.stderr().slice(-500) });
+      say(`  ${label}: not listening within ${GIVE_UP_MS} ms (major faults ${out.cgroup.majorFaults})`);
+      return out;
+    }
+    const atListen = cg.stats();
+    await sleep(IDLE_SETTLE_MS);
+    out.idle = procStatus(running.pid);
+    out.cgroupIdle = cg.stats();
+    out.majorFaultsToListen = atListen.majorFaults;
+    if (request !== undefined) {
+      if (paced) out.paced = await drive(running, socketPath, request, { calls: PACED_CALLS, paceMs: PACE_MS });
+      out.calls = await drive(running, socketPath, request);
+      out.cgroupEnd = cg.stats();
+      out.alive = running.exited() === undefined;
+    }
+    out.oomKills = cg.stats().oomKills;
+    const mib = (v) => (v / MIB).toFixed(1);
+    say(
+      `  ${label}: listening after ${out.listenMs.toFixed(0)} ms (${out.majorFaultsToListen} major faults), idle RSS ${mib(out.idle.rss)} MiB (anon ${mib(out.idle.anon)})` +
+        (out.paced === undefined ? '' : `, paced p99 ${out.paced.latency.p99.toFixed(1)} ms`) +
+        (out.calls === undefined ? '' : `, ${out.calls.answered}/${CALLS} answered, p99 ${out.calls.latency.p99.toFixed(1)} ms, peak anon ${mib(out.calls.peakAnon)} MiB, OOM kills ${out.oomKills}`),
+    );
+    return out;
+  } finally {
+    await running?.stop();
+    await cg.remove();
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+/** The request virt-launcher sends for a VMI with four vhost-user interfaces, and its podinfo directory. */
+async function defineCase(dir) {
+  const { hashedPodInterfaceName, formatDownwardApiFile } = await importDist('converter/src/index.js');
+  const { vmi, annotations } = generateCase(INTERFACES, hashedPodInterfaceName);
+  const podinfo = join(dir, 'podinfo');
+  mkdirSync(podinfo);
+  writeFileSync(join(podinfo, 'annotations'), formatDownwardApiFile(Object.fromEntries(annotations)));
+  const domainXml = await loadBigDomain();
+  return { podinfo, request: { domainXML: Buffer.from(domainXml), vmi: Buffer.from(JSON.stringify(vmi)) }, domainBytes: Buffer.byteLength(domainXml) };
+}
+
+const range = (xs, f) => {
+  const v = xs.map(f).filter(Number.isFinite);
+  return v.length === 0 ? [Number.NaN, Number.NaN] : [Math.min(...v), Math.max(...v)];
+};
+
+export async function benchSidecarFootprint({ say, runs = RUNS, cpuStarts = CPU_RUNS }) {
+  if (process.getuid?.() !== 0 || cgroupVersion() === undefined) {
+    say('sidecar footprint: skipped (needs root and a cgroup memory controller)');
+    return { figures: { footprint_skipped: 1 }, detail: { skipped: true } };
+  }
+  const work = join(ROOT, '.cache', 'bench', `footprint-${process.pid}`);
+  mkdirSync(work, { recursive: true });
+  try {
+    const node = privateNode(work);
+    const { podinfo, request, domainBytes } = await defineCase(work);
+    const image = imageCommand();
+    const env = { PATH: '/usr/local/bin:/usr/bin:/bin', ...image.env };
+    const sidecar = { node, env, args: (socket) => [...image.args, '--socket', socket, '--podinfo', podinfo] };
+    const bare = { node, env, args: (socket) => [join(ROOT, 'bench', 'lib', 'bare-http2.js'), socket] };
+    say(`sidecar footprint: cgroup ${cgroupVersion()}, memory limit ${MEMORY_LIMIT_BYTES} B, node ${image.args.filter((a) => a.startsWith('-')).join(' ') || '(no flags)'}; ${CALLS} OnDefineDomain of ${domainBytes} B, ${INTERFACES} interfaces`);
+    const bareRuns = [];
+    const coldRuns = [];
+    for (let i = 0; i < runs; i++) {
+      bareRuns.push(await runOnce({ ...bare, cold: true, label: `bare-${i}`, say }));
+      coldRuns.push(await runOnce({ ...sidecar, cold: true, request, label: `cold-${i}`, say }));
+    }
+    say(`sidecar footprint: warm cache, CPU quota ${CPU_QUOTA.quotaUs / 1000} ms per ${CPU_QUOTA.periodUs / 1000} ms`);
+    const cpuRuns = [];
+    const warmBare = [];
+    for (let i = 0; i < cpuStarts; i++) {
+      warmBare.push(await runOnce({ ...bare, cold: false, label: `warm-bare-${i}`, say }));
+      cpuRuns.push(await runOnce({ ...sidecar, cold: false, cpu: CPU_QUOTA, request, paced: true, label: `cpu-${i}`, say }));
+    }
+
+    const listened = coldRuns.filter((r) => r.listened);
+    const mib = (v) => round(v / MIB, 1);
+    const worst = (runs, f) => Math.max(...runs.map(f).filter(Number.isFinite));
+    const mean = (runs, f) => {
+      const v = runs.map(f).filter(Number.isFinite);
+      return v.length === 0 ? Number.NaN : v.reduce((a, b) => a + b, 0) / v.length;
+    };
+    // Idle RSS is compared with the page cache warm and charged elsewhere: in the cold cgroup the
+    // kernel evicts mapped pages of the binary from both processes, by chance, and RSS says little.
+    const warmBareRss = mean(warmBare, (r) => r.idle?.rss);
+    const [cpuListenMin, cpuListenMax] = range(cpuRuns, (r) => r.listenMs);
+    const allRuns = [...coldRuns, ...cpuRuns];
+    const figures = {
+      footprint_cgroup: cgroupVersion(),
+      footprint_bare_cold_listen_ms: Math.round(worst(bareRuns, (r) => r.listenMs)),
+      footprint_bare_cold_listen_min_ms: Math.round(range(bareRuns, (r) => r.listenMs)[0]),
+      footprint_cold_listen_ms: Math.round(worst(coldRuns, (r) => (r.listened ? r.listenMs : GIVE_UP_MS))),
+      footprint_cold_listen_min_ms: Math.round(range(coldRuns, (r) => r.listenMs)[0]),
+      footprint_cold_listened: `${listened.length}/${coldRuns.length}`,
+      footprint_cold_major_faults: worst(coldRuns, (r) => r.majorFaultsToListen ?? r.cgroup?.majorFaults),
+      footprint_bare_idle_rss_mib: mib(warmBareRss),
+      footprint_bare_idle_anon_mib: mib(mean(warmBare, (r) => r.idle?.anon)),
+      footprint_idle_rss_mib: mib(worst(cpuRuns, (r) => r.idle?.rss)),
+      footprint_idle_rss_vs_bare: round(worst(cpuRuns, (r) => r.idle?.rss) / warmBareRss, 2),
+      footprint_idle_anon_mib: mib(worst(allRuns, (r) => r.idle?.anon)),
+      footprint_after_calls_anon_mib: mib(worst(allRuns, (r) => r.calls?.after?.anon)),
+      footprint_peak_anon_mib: mib(worst(allRuns, (r) => r.calls?.peakAnon)),
+      footprint_cgroup_peak_mib: mib(worst(allRuns, (r) => r.cgroupEnd?.peak)),
+      footprint_calls: CALLS,
+      footprint_calls_answered_min: Math.min(...allRuns.map((r) => r.calls?.answered ?? 0)),
+      footprint_oom_kills: allRuns.reduce((n, r) => n + (r.oomKills ?? r.cgroup?.oomKills ?? 0), 0),
+      footprint_cold_p50_ms: round(worst(listened, (r) => r.calls?.latency.p50), 2),
+      footprint_cold_p99_ms: round(worst(listened, (r) => r.calls?.latency.p99), 2),
+      footprint_cpu_listen_ms: Math.round(cpuListenMax),
+      footprint_cpu_listen_min_ms: Math.round(cpuListenMin),
+      footprint_cpu_paced_p50_ms: round(worst(cpuRuns, (r) => r.paced?.latency.p50), 2),
+      footprint_cpu_paced_p99_ms: round(worst(cpuRuns, (r) => r.paced?.latency.p99), 2),
+      footprint_cpu_back_to_back_p50_ms: round(worst(cpuRuns, (r) => r.calls?.latency.p50), 2),
+      footprint_cpu_back_to_back_p99_ms: round(worst(cpuRuns, (r) => r.calls?.latency.p99), 2),
+    };
+    return { figures, detail: { image, domainBytes, bareRuns, coldRuns, warmBare, cpuRuns } };
+  } finally {
+    rmSync(work, { recursive: true, force: true });
+  }
+}
