@@ -70,7 +70,10 @@ describe('VMI lookups through the real client against an API stub', () => {
     const gets = stub.count('get');
     const res = await admit('vm-trex-1', 'uid-trex');
     expect(res.status).toBe(200);
-    expect(patchOps(res.body)).toHaveLength(6);
+    // Three volumes, compute's three mounts, and the annotation that records the mutation.
+    const ops = patchOps(res.body);
+    expect(ops).toHaveLength(7);
+    expect(ops.at(-1)?.path).toBe('/metadata/annotations/kubevirt-vhostuser.io~1mutation');
     expect(stub.count('get')).toBe(gets);
     expect((await h.app.inject({ url: '/readyz' })).statusCode).toBe(200);
   });
@@ -117,7 +120,7 @@ describe('VMI lookups through the real client against an API stub', () => {
     expect(down.status).toBe(500);
     expect(down.body).toMatchObject({ code: 'E_LOOKUP_FAILED' });
     // The cache still knows vm-trex-1.
-    expect(patchOps((await admit('vm-trex-1', 'uid-trex')).body)).toHaveLength(6);
+    expect(patchOps((await admit('vm-trex-1', 'uid-trex')).body)).toHaveLength(7);
 
     // Created while the API was down; once it is back, only the cache may answer (reads get 403).
     stub.put('vmi', vmiNamed('vm-late', 'uid-late'));
@@ -125,7 +128,7 @@ describe('VMI lookups through the real client against an API stub', () => {
     await stub.start();
     stub.faults.get = { status: 403 };
     const started = performance.now();
-    const recovered = await eventually(async () => patchOps((await admit('vm-late', 'uid-late')).body).length === 6, 20_000, 100);
+    const recovered = await eventually(async () => patchOps((await admit('vm-late', 'uid-late')).body).length === 7, 20_000, 100);
     figure('faults: cache recovered after API came back, ms', Math.round(performance.now() - started));
     expect(recovered).toBe(true);
     expect(stub.count('list', 'vmi') + stub.count('watch', 'vmi')).toBeGreaterThan(lists);
