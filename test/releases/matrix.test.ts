@@ -15,14 +15,12 @@ import { convert } from '../../converter/src/index.js';
 import { parseDownwardApiFile } from '../../converter/src/podnetinfo/parse.js';
 import { findPackageRoot } from '../../sidecar/src/proto.js';
 import { stableSocketName } from '../../converter/src/socket-path.js';
-import { decideAdmission, type Decision } from '../../webhook/src/admission/decide.js';
-import { parseFlags, MUTATION_OPTIONS, toMutationConfig } from '../../webhook/src/config.js';
+import type { Decision } from '../../webhook/src/admission/decide.js';
 import type { KubeObject } from '../../webhook/src/k8s/sources.js';
-import { createPlanner } from '../../webhook/src/mutate/plan.js';
 import { validateDomainXml } from '../helpers/libvirt.js';
 import { validatePod } from '../helpers/pod-schema.js';
 import { defineRequest, domainFixture, hookClient, resultXml, services } from '../sidecar/helpers.js';
-import { fakeLookups, KUBEVIRT_CONTROLLER, type Json } from '../webhook/fixtures.js';
+import { decideLauncherPod, type Json } from '../webhook/fixtures.js';
 
 const ROOT = findPackageRoot();
 const RELEASES_DIR = join(ROOT, 'fixtures/releases');
@@ -50,19 +48,7 @@ const containersOf = (pod: Json) => (pod['spec'] as { containers: Container[] })
 const mountsOf = (pod: Json, name: string) => containersOf(pod).find((c) => c.name === name)?.volumeMounts ?? [];
 
 async function decide(pod: Json, vmi: Json | undefined): Promise<Decision> {
-  const config = toMutationConfig(parseFlags(['--sidecar-image', SIDECAR_IMAGE], MUTATION_OPTIONS));
-  const lookups = vmi === undefined ? { pending: () => [], close: async () => {} } : fakeLookups({ vmis: [vmi as KubeObject] });
-  const request = {
-    uid: 'b0b0b0b0-0000-4000-8000-000000000001',
-    kind: { group: '', version: 'v1', kind: 'Pod' },
-    resource: { group: '', version: 'v1', resource: 'pods' },
-    operation: 'CREATE',
-    namespace: 'vnf',
-    userInfo: { username: KUBEVIRT_CONTROLLER },
-    object: pod,
-  };
-  const outcome = await decideAdmission(request as Parameters<typeof decideAdmission>[0], { ...config, lookupTimeoutMs: 1000, lookups, planPatch: createPlanner(config) });
-  return outcome.decision;
+  return (await decideLauncherPod(pod, { vmis: vmi === undefined ? [] : [vmi as KubeObject] }, ['--sidecar-image', SIDECAR_IMAGE])).decision;
 }
 
 describe.each(cases)('KubeVirt %s%s: the webhook', (tag, variant) => {
