@@ -13,6 +13,7 @@ import type { Decision } from '../../webhook/src/admission/decide.js';
 import type { KubeObject } from '../../webhook/src/k8s/sources.js';
 import { planSidecarClaims, vmiDraNetworks } from '../../webhook/src/mutate/claims.js';
 import { parsePod } from '../../webhook/src/admission/review.js';
+import { WEBHOOK_VERSION } from '../../webhook/src/version.js';
 import { validatePod } from '../helpers/pod-schema.js';
 import { decideLauncherPod, type Json } from './fixtures.js';
 
@@ -66,6 +67,8 @@ describe('DRA networks: our sidecar requests the claim whose device metadata it 
     expect(container(after, 'compute')).toEqual(container(pod, 'compute'));
     expect(decision.kind === 'patch' && decision.added).toEqual({ volumes: [], containers: ['hook-sidecar-0'] });
     expect(decision.kind === 'patch' && decision.evidence).toContain('DRA claim my-dpdk-claim/vhost-port');
+    // No volume, but the pod was mutated: the record says with what.
+    expect(JSON.parse(after.metadata.annotations['kubevirt-vhostuser.io/mutation'] ?? '{}')).toEqual({ webhook: WEBHOOK_VERSION, volumes: [], claims: ['my-dpdk-claim/vhost-port'] });
     // The sidecar's existing limits and requests stay; the result is a valid pod.
     expect(container(after, 'hook-sidecar-0').resources).toMatchObject({ limits: { cpu: '200m' } });
     validatePod(after);

@@ -12,6 +12,7 @@ import type { Decision } from '../../webhook/src/admission/decide.js';
 import { kubeOvnNetworkOf } from '../../webhook/src/admission/kube-ovn.js';
 import { WebhookError } from '../../webhook/src/errors.js';
 import type { KubeObject } from '../../webhook/src/k8s/sources.js';
+import { WEBHOOK_VERSION } from '../../webhook/src/version.js';
 import { validatePod } from '../helpers/pod-schema.js';
 import { decideLauncherPod, type Json } from './fixtures.js';
 
@@ -64,6 +65,8 @@ describe('--kube-ovn: Kube-OVN vhost-user NADs', () => {
     // Exactly what the sidecar parses at start.
     expect(parseKubeOvnNetworks(env ?? '')).toEqual([{ nad: 'vnf/ovn-dpdk', volume: 'vhostuser-sockets', provider: 'ovn-dpdk.default.ovn' }]);
     expect(decision.kind === 'patch' && decision.evidence).toContain('Kube-OVN NAD vnf/ovn-dpdk');
+    // The record on the pod names every volume the patch added, Kube-OVN's too, once.
+    expect(JSON.parse(after.metadata.annotations['kubevirt-vhostuser.io/mutation'] ?? '{}')).toEqual({ webhook: WEBHOOK_VERSION, volumes: ['podinfo', 'vhostuser-sockets'] });
     validatePod(after);
     // Idempotent: a reinvocation on the result adds nothing.
     expect((await decide(after, vmi(), [KUBEVIRT_NAD])).decision).toEqual({ kind: 'allow', reason: 'already-mutated' });

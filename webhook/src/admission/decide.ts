@@ -4,7 +4,7 @@
 import { WebhookError } from '../errors.js';
 import { withDeadline, type Lookups } from '../k8s/sources.js';
 import { hasPodClaims, planSidecarClaims, vmiDraNetworks } from '../mutate/claims.js';
-import type { PatchSummary } from '../mutate/mark.js';
+import { isMarkOp, markOp, type PatchSummary } from '../mutate/mark.js';
 import type { JsonPatchOp, PlanPatch } from '../mutate/plan.js';
 import type { ImageRef } from '../mutate/sidecar.js';
 import { applyAddOps } from '../mutate/apply.js';
@@ -148,8 +148,11 @@ async function decideFromVmi(raw: unknown, pod: Pod, podRef: string, namespace: 
   // Neither op list touches resources: the claims are planned on the pod as sent.
   const claimOps = planSidecarClaims(pod, dra.claims, recognition);
   const sidecars = claimOps.map((op) => pod.spec.containers[Number(op.path.split('/')[3])]?.name ?? '');
-  const ops = [...plan.ops, ...kubeOvn.ops, ...claimOps];
-  if (ops.length === 0) return { decision: { kind: 'allow', reason: 'already-mutated' }, pod: podRef };
   const added = { volumes: [...plan.added.volumes, ...kubeOvn.volumes], containers: [...new Set([...plan.added.containers, ...kubeOvn.containers, ...sidecars])] };
+  // The record names all this patch adds, so it is made here, last, in place of the planner's.
+  const claims = claimOps.length === 0 ? [] : dra.claims.map((c) => `${c.name}/${c.request}`);
+  const body = [...plan.ops.filter((op) => !isMarkOp(op)), ...kubeOvn.ops, ...claimOps];
+  if (body.length === 0) return { decision: { kind: 'allow', reason: 'already-mutated' }, pod: podRef };
+  const ops = added.volumes.length > 0 || claims.length > 0 ? [...body, markOp(pod, ctx.version, added.volumes, claims)] : body;
   return { decision: { kind: 'patch', ops, evidence, added, version: ctx.version }, pod: podRef, evidence };
 }

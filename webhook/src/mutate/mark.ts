@@ -21,21 +21,29 @@ export interface PatchSummary {
   readonly containers: readonly string[];
 }
 
-/** The annotation's value: compact JSON, e.g. {"webhook":"0.1.0","volumes":["shared-dir","ovs-run-dir","podinfo"]}. */
-export function mutationAnnotationValue(version: string, volumes: readonly string[]): string {
-  return JSON.stringify({ webhook: version, volumes });
+/**
+ * The annotation's value: compact JSON, e.g. {"webhook":"0.1.0","volumes":["shared-dir","ovs-run-dir","podinfo"]};
+ * `claims` (DRA claims given to our sidecar, `claim/request`) only when there are any.
+ */
+export function mutationAnnotationValue(version: string, volumes: readonly string[], claims: readonly string[] = []): string {
+  return JSON.stringify({ webhook: version, volumes, ...(claims.length > 0 ? { claims } : {}) });
 }
 
 /**
  * The op that sets MUTATION_ANNOTATION: into the pod's annotations when it has them (replacing
  * a value of that key), else as a new annotations object (a new metadata when there is none).
  */
-export function markOp(pod: Pod, version: string, volumes: readonly string[]): JsonPatchOp {
-  const value = mutationAnnotationValue(version, volumes);
+export function markOp(pod: Pod, version: string, volumes: readonly string[], claims: readonly string[] = []): JsonPatchOp {
+  const value = mutationAnnotationValue(version, volumes, claims);
   const meta = pod.metadata;
   if (meta == null) return { op: 'add', path: pointer('metadata'), value: { annotations: { [MUTATION_ANNOTATION]: value } } };
   if (record(meta.annotations) === undefined) return { op: 'add', path: pointer('metadata', 'annotations'), value: { [MUTATION_ANNOTATION]: value } };
   return { op: 'add', path: pointer('metadata', 'annotations', MUTATION_ANNOTATION), value };
+}
+
+/** Whether `op` is a markOp: the only ops of a patch that touch the pod's metadata. */
+export function isMarkOp(op: JsonPatchOp): boolean {
+  return op.path === '/metadata' || op.path.startsWith('/metadata/');
 }
 
 /**
