@@ -100,7 +100,12 @@ export class SocketSharing {
       throw new ConverterError('E_SOCKET_GROUP', `interface '${iface}': socket group ${this.gid}: socket directory ${dir} ${what}`, { iface, hint });
     };
     const st = await lstat(dir).catch(() => undefined);
-    if (st === undefined || !st.isDirectory()) return fail(st === undefined ? 'is not there' : 'is not a directory', 'the webhook mounts shared-dir into the binding sidecar at the same path as in compute');
+    if (st === undefined || !st.isDirectory()) {
+      return fail(
+        st === undefined ? 'is not there' : 'is not a directory',
+        'the sidecar must see the directory at the path compute sees it: the webhook mounts shared-dir there, no other socket directory',
+      );
+    }
     const member = this.ids.groups.includes(this.gid);
     if (st.uid === this.ids.uid) {
       if (!member) fail('cannot be given to the group: this sidecar is not a member', 'the webhook makes the socket group the sidecar\'s runAsGroup; check that the pod kept it');
