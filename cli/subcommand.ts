@@ -29,6 +29,23 @@ function codeOf(err: unknown): string | undefined {
   return typeof code === 'string' && /^E_[A-Z_]+$/.test(code) ? code : undefined;
 }
 
+/**
+ * A command that computes its whole output first (`run` prints nothing itself), then writes it in
+ * one piece: nothing half-written on failure, warnings as `warning: ...` lines on stderr.
+ */
+export function printingCommand(run: (argv: readonly string[], warn: (line: string) => void) => Promise<string>): Subcommand {
+  return {
+    async run(argv: string[]): Promise<number> {
+      try {
+        process.stdout.write(await run(argv, (line) => process.stderr.write(`warning: ${line}\n`)));
+        return EXIT.ok;
+      } catch (err) {
+        return reportError(err);
+      }
+    },
+  };
+}
+
 /** `error: CODE: message` on one line (no stack), and the exit code it calls for. */
 export function reportError(err: unknown, write: (line: string) => void = (l) => process.stderr.write(l)): number {
   const code = codeOf(err);

@@ -6,7 +6,7 @@ import { readFile } from 'node:fs/promises';
 import { parseAllDocuments } from 'yaml';
 import { CONVERTER_FLAGS, converterFlags } from '../../cli/converter-flags.js';
 import { HELP_OPTION, parseOptions, usageText, UsageError } from '../../cli/options.js';
-import { CliError, EXIT, reportError, type Subcommand } from '../../cli/subcommand.js';
+import { CliError, printingCommand, type Subcommand } from '../../cli/subcommand.js';
 import { parseConverterConfig } from './config.js';
 import { DRA_METADATA_ROOT, PODINFO_DIR, SHARED_DIR } from './contract.js';
 import { needsPodAnnotations, readDraMetadata } from './dra-files.js';
@@ -34,16 +34,7 @@ const USAGE = usageText(
   [['Options', OPTIONS]],
 );
 
-export const convertCommand: Subcommand = {
-  async run(argv: string[]): Promise<number> {
-    try {
-      process.stdout.write(await runConvert(argv, (line) => process.stderr.write(`warning: ${line}\n`)));
-      return EXIT.ok;
-    } catch (err) {
-      return reportError(err);
-    }
-  },
-};
+export const convertCommand: Subcommand = printingCommand(runConvert);
 
 /** Does the whole job and returns what to print; prints nothing itself. */
 export async function runConvert(argv: readonly string[], warn: (line: string) => void = () => {}): Promise<string> {

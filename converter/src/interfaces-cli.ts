@@ -5,7 +5,7 @@
 
 import { allowSocketDirFlag, CONVERTER_FLAGS, waitFlag } from '../../cli/converter-flags.js';
 import { HELP_OPTION, parseOptions, usageText } from '../../cli/options.js';
-import { EXIT, reportError, type Subcommand } from '../../cli/subcommand.js';
+import { printingCommand, type Subcommand } from '../../cli/subcommand.js';
 import { pickVmiDocument, readInput } from './cli.js';
 import { PODINFO_DIR, SHARED_DIR } from './contract.js';
 import { DEFAULT_POLL_MS } from './config.js';
@@ -31,16 +31,7 @@ const USAGE = usageText(
   [['Options', OPTIONS]],
 );
 
-export const interfacesCommand: Subcommand = {
-  async run(argv: string[]): Promise<number> {
-    try {
-      process.stdout.write(await runInterfaces(argv, (line) => process.stderr.write(`warning: ${line}\n`)));
-      return EXIT.ok;
-    } catch (err) {
-      return reportError(err);
-    }
-  },
-};
+export const interfacesCommand: Subcommand = printingCommand(runInterfaces);
 
 /** Does the whole job and returns what to print; prints nothing itself. */
 export async function runInterfaces(argv: readonly string[], warn: (line: string) => void = () => {}): Promise<string> {
