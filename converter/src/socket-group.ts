@@ -1,10 +1,11 @@
 // I/O edge. A reduced-privilege OVS (ovs-vswitchd as `openvswitch:hugetlbfs`, say) is not root and
 // not QEMU's user, so it can connect to QEMU's vhost-user socket only through the socket's group:
 // connect(2) needs write permission on the socket and search permission on its directories. QEMU
-// (uid 107 in KubeVirt) binds the socket with its own group and its umask's mode (0755 under
-// libvirt's 022), so the hook sidecar, which runs as the same user in the same pod, gives each
-// socket to the configured group with group read/write as soon as the socket appears, for the
-// pod's whole life: at boot, and on a migration target when its QEMU binds.
+// (uid 107 in KubeVirt) binds the socket with its own group and no write permission for others
+// (107:107, srwxrwxr-x under libvirt 9.0 in vhostuser.e2e.test.ts), so the hook sidecar, which
+// runs as the same user in the same pod, gives each socket to the configured group with group
+// read/write as soon as the socket appears, for the pod's whole life: at boot, and on a migration
+// target when its QEMU binds.
 //
 // The OVS side (host): the userspace CNI's `host.vhost.group` gives the node's socket base
 // directory and the pod's shared dir to the same group (docs/install.md, "OVS as a non-root user").

@@ -137,8 +137,9 @@ export function planEnvVar(
 
 /**
  * Step 3b, our sidecar's primary group: `gid`, so that it may give QEMU's sockets to that group.
- * KubeVirt renders runAsGroup 107 there (rendercontainer.go securityContext); `add` on a member
- * that is there replaces it (RFC 6902), and no op is planned when it already is `gid`.
+ * KubeVirt v1.1.0 to v1.9.0 render runAsGroup 107 there (rendercontainer.go securityContext;
+ * fixtures/releases/<tag>/launcher-pod.yaml); `add` on a member that is there replaces it
+ * (RFC 6902), and no op is planned when it already is `gid`.
  */
 function planRunAsGroup(c: Container, i: number, gid: number): JsonPatchOp[] {
   if (c.securityContext == null) return [{ op: 'add', path: pointer('spec', 'containers', i, 'securityContext'), value: { runAsGroup: gid } }];
