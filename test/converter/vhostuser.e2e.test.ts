@@ -7,7 +7,7 @@
 // scripts/e2e-vhostuser.sh starts and stops the stack; the tests of this file share it, in order.
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { spawn } from 'node:child_process';
-import { chown, lstat, mkdir, mkdtemp, readFile, readlink, rm, stat, writeFile } from 'node:fs/promises';
+import { chown, lstat, mkdir, readFile, readlink, stat, writeFile } from 'node:fs/promises';
 import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -36,10 +36,10 @@ import {
   type PodOptions,
   type Result,
 } from './launcher-pods.js';
+import { stackDown, stackUp, writeFigures } from './e2e-stack.js';
 import { defineRequest, hookClient, resultXml, services as hookServices } from '../sidecar/helpers.js';
 
 const SCRIPT = fileURLToPath(new URL('../../scripts/e2e-vhostuser.sh', import.meta.url));
-const RESULTS = fileURLToPath(new URL('../../bench/results/e2e-vhostuser.json', import.meta.url));
 const URI = 'qemu:///system';
 const NAME = `kvvu-e2e-${process.pid}`;
 
@@ -53,24 +53,17 @@ const pods = new Set<Pod>();
 const figures: Record<string, number> = {};
 
 beforeAll(async () => {
-  dir = await mkdtemp('/tmp/kvvu-e2e-');
-  const up = await run(SCRIPT, ['up', dir], 60_000);
-  if (up.code !== 0) throw new Error(`environment setup failed (needs root and writable hugepages):\n${up.out}`);
-  ovs = new Ovs(join(dir, 'ovs'));
+  ({ dir, ovs } = await stackUp('/tmp/kvvu-e2e-'));
   mountPoints = await addMountPoints();
 }, 90_000);
 
 afterAll(async () => {
   for (const pod of pods) await stopPod(pod);
   await removeMountPoints(mountPoints);
-  const down = await run(SCRIPT, ['down', dir], 60_000);
+  const down = await stackDown(dir);
   for (const user of accounts) await run('userdel', [user]);
   if (accounts.length > 0) await run('groupdel', [OVS_GROUP]);
-  if (Object.keys(figures).length > 0) {
-    await mkdir(join(RESULTS, '..'), { recursive: true });
-    await writeFile(RESULTS, `${JSON.stringify({ date: new Date().toISOString(), figures }, null, 2)}\n`);
-  }
-  await rm(dir, { recursive: true, force: true });
+  await writeFigures('e2e-vhostuser', figures);
   expect(down.code, down.out).toBe(0);
 }, 120_000);
 
