@@ -13,6 +13,7 @@ import { benchRewriteScale } from './rewrite-scale.js';
 import { benchSidecarFootprint } from './sidecar-footprint.js';
 import { benchStartup } from './startup.js';
 import { benchWebhook } from './webhook.js';
+import { benchWebhookImage } from './webhook-image.js';
 
 const PHASES = ['converter', 'rewrite-scale', 'startup', 'footprint', 'webhook', 'memory'];
 
@@ -79,6 +80,10 @@ async function main(args) {
       Object.assign(figures, (await runCacheMemory({ count: 10_000, itemBytes: 1024 * 1024, say })).figures);
       say('memory: 100 unfinished uploads of 3 MB while real reviews are sent');
       Object.assign(figures, (await runBodyFlood({ uploads: 100, uploadBytes: 3_000_000, holdMs: 4_000 })).figures);
+      say('memory: the webhook as the image and the chart start it, idle and over 100 000 requests (3 starts)');
+      const image = await benchWebhookImage({ cert, review: await loadReview(), runs: 3, say });
+      Object.assign(figures, image.figures);
+      detail.webhookImage = image.detail;
     }
   } finally {
     await cert.cleanup();

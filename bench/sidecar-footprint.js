@@ -22,6 +22,7 @@ import { credentials, loadPackageDefinition } from '@grpc/grpc-js';
 import { loadSync } from '@grpc/proto-loader';
 import { cgroupVersion, createCgroup, dropCaches } from './lib/cgroup.js';
 import { generateCase, loadBigDomain } from './converter.js';
+import { imageCommand } from './lib/image.js';
 import { importDist, ROOT } from './lib/setup.js';
 import { MIB, round, summarize } from './lib/stats.js';
 
@@ -46,28 +47,6 @@ const TMPFS_MAGIC = 0x01021994;
 const RAMFS_MAGIC = 0x858458f6;
 /** Where the shared dir lies in the launcher pod (the webhook mounts shared-dir there). */
 const SHARED_DIR = '/var/lib/cni/usrcni';
-
-/** The node command line and env of the image: ENTRYPOINT + CMD and ENV of the Dockerfile's last stage. */
-export function imageCommand(dockerfile = readFileSync(join(ROOT, 'Dockerfile'), 'utf8')) {
-  const lines = dockerfile.replace(/\\\n/g, ' ').split('\n');
-  const last = lines.findLastIndex((l) => /^FROM\s/i.test(l));
-  const stage = lines.slice(last);
-  const json = (kw) => {
-    const line = stage.findLast((l) => new RegExp(`^${kw}\\s+\\[`, 'i').test(l));
-    if (line === undefined) throw new Error(`Dockerfile: no ${kw} [...] in the last stage`);
-    return JSON.parse(line.replace(new RegExp(`^${kw}\\s+`, 'i'), ''));
-  };
-  const env = {};
-  for (const l of stage) {
-    const m = /^ENV\s+(.*)$/i.exec(l);
-    if (m) for (const [, k, v] of m[1].matchAll(/(\w+)=("[^"]*"|\S+)/g)) env[k] = v.replace(/^"|"$/g, '');
-  }
-  const [node, ...nodeArgs] = json('ENTRYPOINT');
-  if (node !== 'node') throw new Error(`Dockerfile: ENTRYPOINT starts ${node}, not node`);
-  // /app is the package root in the image; here it is the repository.
-  const args = [...nodeArgs, ...json('CMD')].map((a) => (a.startsWith('/app/') ? join(ROOT, a.slice(5)) : a));
-  return { args, env };
-}
 
 /** A copy of the node binary only our children map, on a disk filesystem, so that drop_caches really drops it. */
 function privateNode(dir) {
