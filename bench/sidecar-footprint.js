@@ -4,8 +4,10 @@
 // memory cgroup of 64 000 000 bytes, after the page cache was dropped, so that the binary's and
 // the modules' pages are read from disk and charged to that cgroup as on a node where this is the
 // first sidecar. A bare node:http2 server on a unix socket is started the same way in the same
-// run: the floor. Then, with the cache warm, the same limit plus a CFS quota of 20 ms per 100 ms
-// (and the bare server again, warm, for the idle RSS ratio: in the cold cgroup the kernel evicts
+// run: the floor. The cold starts run at the kernel's default read-ahead (128 KiB) on the device
+// that holds the copy, set for them and put back, and again at the machine's own when it differs.
+// Then, with the cache warm, the same limit plus a CFS quota of 20 ms per 100 ms (and the bare
+// server again, warm, for the idle RSS ratio: in the cold cgroup the kernel evicts
 // mapped pages of both at random). Each start is followed by Info and 1000 OnDefineDomain calls
 // back to back (a ~20 KB domain, four vhost-user interfaces) over the real socket from a grpc-js
 // client in this process; under the quota first 100 calls 100 ms apart, as virt-launcher makes
@@ -20,7 +22,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { credentials, loadPackageDefinition } from '@grpc/grpc-js';
 import { loadSync } from '@grpc/proto-loader';
-import { cgroupVersion, createCgroup, dropCaches } from './lib/cgroup.js';
+import { cgroupVersion, createCgroup, DEFAULT_READ_AHEAD_KB, dropCaches, readAhead } from './lib/cgroup.js';
 import { generateCase, loadBigDomain } from './converter.js';
 import { imageCommand } from './lib/image.js';
 import { importDist, ROOT } from './lib/setup.js';
@@ -156,7 +158,7 @@ async function drive(running, socketPath, request, { calls = CALLS, paceMs = 0, 
   }
   const s = procStatus(running.pid);
   if (s !== undefined && s.anon > peakAnon) peakAnon = s.anon;
-  return { answered, failed, firstError, latency: summarize(latencies), peakAnon, after: s };
+  return { answered, failed, firstError, firstMs: latencies[0] ?? Number.NaN, latency: summarize(latencies), peakAnon, after: s };
 }
 
 /** One start in a fresh cgroup: time to listen, idle memory, then the calls (when `request` is given). */
@@ -216,6 +218,24 @@ const range = (xs, f) => {
   return v.length === 0 ? [Number.NaN, Number.NaN] : [Math.min(...v), Math.max(...v)];
 };
 
+const worst = (runs, f) => Math.max(...runs.map(f).filter(Number.isFinite));
+
+/** The figures of one set of cold starts (`prefix_cold_*`, `prefix_bare_cold_*`). */
+function coldFigures(prefix, { bareRuns, coldRuns }) {
+  const listened = coldRuns.filter((r) => r.listened);
+  return {
+    [`${prefix}_bare_cold_listen_ms`]: Math.round(worst(bareRuns, (r) => r.listenMs)),
+    [`${prefix}_bare_cold_listen_min_ms`]: Math.round(range(bareRuns, (r) => r.listenMs)[0]),
+    [`${prefix}_cold_listen_ms`]: Math.round(worst(coldRuns, (r) => (r.listened ? r.listenMs : GIVE_UP_MS))),
+    [`${prefix}_cold_listen_min_ms`]: Math.round(range(coldRuns, (r) => r.listenMs)[0]),
+    [`${prefix}_cold_listened`]: `${listened.length}/${coldRuns.length}`,
+    [`${prefix}_cold_major_faults`]: worst(coldRuns, (r) => r.majorFaultsToListen ?? r.cgroup?.majorFaults),
+    [`${prefix}_cold_calls_answered_in_60s`]: Math.min(...coldRuns.map((r) => r.calls?.answered ?? 0)),
+    [`${prefix}_cold_p50_ms`]: round(worst(listened, (r) => r.calls?.latency.p50), 2),
+    [`${prefix}_cold_p99_ms`]: round(worst(listened, (r) => r.calls?.latency.p99), 2),
+  };
+}
+
 export async function benchSidecarFootprint({ say, runs = RUNS, cpuStarts = CPU_RUNS }) {
   if (process.getuid?.() !== 0 || cgroupVersion() === undefined) {
     say('sidecar footprint: skipped (needs root and a cgroup memory controller)');
@@ -231,11 +251,35 @@ export async function benchSidecarFootprint({ say, runs = RUNS, cpuStarts = CPU_
     const sidecar = { node, env, args: (socket) => [...image.args, '--socket', socket, '--podinfo', podinfo] };
     const bare = { node, env, args: (socket) => [join(ROOT, 'bench', 'lib', 'bare-http2.js'), socket] };
     say(`sidecar footprint: cgroup ${cgroupVersion()}, memory limit ${MEMORY_LIMIT_BYTES} B, node ${image.args.filter((a) => a.startsWith('-')).join(' ') || '(no flags)'}; ${CALLS} OnDefineDomain of ${domainBytes} B, ${INTERFACES} interfaces`);
-    const bareRuns = [];
-    const coldRuns = [];
-    for (let i = 0; i < runs; i++) {
-      bareRuns.push(await runOnce({ ...bare, cold: true, label: `bare-${i}`, say }));
-      coldRuns.push(await runOnce({ ...sidecar, cold: true, request, label: `cold-${i}`, say }));
+    // Cold starts at the kernel's default read-ahead, as on most nodes, and at this machine's own
+    // when it differs: each page fault on the binary then reads that much more into the cgroup.
+    const device = readAhead(work);
+    const cold = async (tag) => {
+      const bareRuns = [];
+      const sidecarRuns = [];
+      for (let i = 0; i < runs; i++) {
+        bareRuns.push(await runOnce({ ...bare, cold: true, label: `bare-${tag}-${i}`, say }));
+        sidecarRuns.push(await runOnce({ ...sidecar, cold: true, request, label: `cold-${tag}-${i}`, say }));
+      }
+      return { bareRuns, coldRuns: sidecarRuns };
+    };
+    let atDefault;
+    let atHost;
+    if (device === undefined) {
+      say(`sidecar footprint: ${work} is on no block device; cold starts at whatever read-ahead applies`);
+      atDefault = await cold('ra');
+    } else {
+      say(`sidecar footprint: cold starts with read-ahead ${DEFAULT_READ_AHEAD_KB} KiB (${device.file}; this machine: ${device.kb} KiB)`);
+      try {
+        device.set(DEFAULT_READ_AHEAD_KB);
+        atDefault = await cold(`ra${DEFAULT_READ_AHEAD_KB}`);
+      } finally {
+        device.set(device.kb);
+      }
+      if (device.kb !== DEFAULT_READ_AHEAD_KB) {
+        say(`sidecar footprint: cold starts with this machine's read-ahead, ${device.kb} KiB`);
+        atHost = await cold(`ra${device.kb}`);
+      }
     }
     say(`sidecar footprint: warm cache, CPU quota ${CPU_QUOTA.quotaUs / 1000} ms per ${CPU_QUOTA.periodUs / 1000} ms`);
     const cpuRuns = [];
@@ -245,9 +289,7 @@ export async function benchSidecarFootprint({ say, runs = RUNS, cpuStarts = CPU_
       cpuRuns.push(await runOnce({ ...sidecar, cold: false, cpu: CPU_QUOTA, request, paced: true, label: `cpu-${i}`, say }));
     }
 
-    const listened = coldRuns.filter((r) => r.listened);
     const mib = (v) => round(v / MIB, 1);
-    const worst = (runs, f) => Math.max(...runs.map(f).filter(Number.isFinite));
     const mean = (runs, f) => {
       const v = runs.map(f).filter(Number.isFinite);
       return v.length === 0 ? Number.NaN : v.reduce((a, b) => a + b, 0) / v.length;
@@ -256,15 +298,12 @@ export async function benchSidecarFootprint({ say, runs = RUNS, cpuStarts = CPU_
     // kernel evicts mapped pages of the binary from both processes, by chance, and RSS says little.
     const warmBareRss = mean(warmBare, (r) => r.idle?.rss);
     const [cpuListenMin, cpuListenMax] = range(cpuRuns, (r) => r.listenMs);
-    const allRuns = [...coldRuns, ...cpuRuns];
+    const allRuns = [...atDefault.coldRuns, ...(atHost?.coldRuns ?? []), ...cpuRuns];
     const figures = {
       footprint_cgroup: cgroupVersion(),
-      footprint_bare_cold_listen_ms: Math.round(worst(bareRuns, (r) => r.listenMs)),
-      footprint_bare_cold_listen_min_ms: Math.round(range(bareRuns, (r) => r.listenMs)[0]),
-      footprint_cold_listen_ms: Math.round(worst(coldRuns, (r) => (r.listened ? r.listenMs : GIVE_UP_MS))),
-      footprint_cold_listen_min_ms: Math.round(range(coldRuns, (r) => r.listenMs)[0]),
-      footprint_cold_listened: `${listened.length}/${coldRuns.length}`,
-      footprint_cold_major_faults: worst(coldRuns, (r) => r.majorFaultsToListen ?? r.cgroup?.majorFaults),
+      footprint_read_ahead_kb: device?.kb ?? 'unknown',
+      ...coldFigures('footprint', atDefault),
+      ...(atHost === undefined ? {} : coldFigures('footprint_host_ra', atHost)),
       footprint_bare_idle_rss_mib: mib(warmBareRss),
       footprint_bare_idle_anon_mib: mib(mean(warmBare, (r) => r.idle?.anon)),
       footprint_idle_rss_mib: mib(worst(cpuRuns, (r) => r.idle?.rss)),
@@ -274,20 +313,18 @@ export async function benchSidecarFootprint({ say, runs = RUNS, cpuStarts = CPU_
       footprint_peak_anon_mib: mib(worst(allRuns, (r) => r.calls?.peakAnon)),
       footprint_cgroup_peak_mib: mib(worst(allRuns, (r) => r.cgroupEnd?.peak)),
       footprint_calls: CALLS,
-      footprint_cold_calls_answered_in_60s: Math.min(...coldRuns.map((r) => r.calls?.answered ?? 0)),
       footprint_calls_answered_min: Math.min(...cpuRuns.map((r) => r.calls?.answered ?? 0)),
       footprint_calls_failed: allRuns.reduce((n, r) => n + (r.calls?.failed ?? 0) + (r.paced?.failed ?? 0), 0),
       footprint_oom_kills: allRuns.reduce((n, r) => n + (r.oomKills ?? r.cgroup?.oomKills ?? 0), 0),
-      footprint_cold_p50_ms: round(worst(listened, (r) => r.calls?.latency.p50), 2),
-      footprint_cold_p99_ms: round(worst(listened, (r) => r.calls?.latency.p99), 2),
       footprint_cpu_listen_ms: Math.round(cpuListenMax),
       footprint_cpu_listen_min_ms: Math.round(cpuListenMin),
+      footprint_cpu_first_define_ms: round(worst(cpuRuns, (r) => r.paced?.firstMs), 2),
       footprint_cpu_paced_p50_ms: round(worst(cpuRuns, (r) => r.paced?.latency.p50), 2),
       footprint_cpu_paced_p99_ms: round(worst(cpuRuns, (r) => r.paced?.latency.p99), 2),
       footprint_cpu_back_to_back_p50_ms: round(worst(cpuRuns, (r) => r.calls?.latency.p50), 2),
       footprint_cpu_back_to_back_p99_ms: round(worst(cpuRuns, (r) => r.calls?.latency.p99), 2),
     };
-    return { figures, detail: { image, domainBytes, bareRuns, coldRuns, warmBare, cpuRuns } };
+    return { figures, detail: { image, domainBytes, readAheadKb: device?.kb, atDefault, atHost, warmBare, cpuRuns } };
   } finally {
     rmSync(work, { recursive: true, force: true });
   }

@@ -1,8 +1,9 @@
 // A throw-away cgroup with a memory limit and an optional CFS CPU quota, on cgroup v1 (separate
 // memory and cpu hierarchies) or v2 (one unified hierarchy), as a container runtime sets them up
 // for a pod's container. Needs root. Reads the figures the bench reports: memory use and peak,
-// anonymous and page-cache memory, major faults, OOM kills.
-import { existsSync, mkdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
+// anonymous and page-cache memory, major faults, OOM kills. Also the page-cache knobs of a cold
+// start: drop_caches and the read-ahead of a block device.
+import { existsSync, mkdirSync, readFileSync, rmdirSync, statSync, writeFileSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 
@@ -115,4 +116,27 @@ export function createCgroup(name, { memoryBytes, cpu }) {
 export function dropCaches() {
   execFileSync('sync');
   writeFileSync('/proc/sys/vm/drop_caches', '3');
+}
+
+/** The kernel's default read-ahead of a block device (VM_READAHEAD_PAGES, 128 KiB). */
+export const DEFAULT_READ_AHEAD_KB = 128;
+
+/**
+ * The read-ahead setting of the block device that holds `path` (its `queue/read_ahead_kb`, a
+ * partition's from its disk), or undefined when `path` lies on no block device (tmpfs, overlay).
+ * Every page fault on a file mapped from that device reads this much around the page, and in a
+ * small memory cgroup those pages are charged to it.
+ */
+export function readAhead(path) {
+  const dev = statSync(path).dev;
+  const major = Math.floor(dev / 256) & 0xfff;
+  const minor = (dev & 0xff) | (Math.floor(dev / 4096) & 0xfff00);
+  const base = `/sys/dev/block/${major}:${minor}`;
+  const file = [join(base, 'queue', 'read_ahead_kb'), join(base, '..', 'queue', 'read_ahead_kb')].find((f) => existsSync(f));
+  if (file === undefined) return undefined;
+  return {
+    file,
+    kb: Number(readFileSync(file, 'utf8').trim()),
+    set: (kb) => writeFileSync(file, String(kb)),
+  };
 }
