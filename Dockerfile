@@ -21,15 +21,16 @@ COPY cli ./cli
 COPY converter/src ./converter/src
 COPY sidecar/src ./sidecar/src
 COPY webhook/src ./webhook/src
-COPY scripts/bundle-sidecar.js ./scripts/
+COPY scripts/bundle-commands.js ./scripts/
 # Call tsc with the image's node: node_modules/.bin/node (from the `node` devDependency) is not
 # installed under --ignore-scripts, so `npx tsc` could pick a broken shim. The production
 # dependencies go into an image of the target's architecture: a native addon (*.node) among them
 # would be the builder's, so the build fails instead of shipping it. The bundler (rolldown, a
-# devDependency with a native binding of the builder's) writes dist/cli/hook-sidecar.mjs, plain
-# JavaScript, the one file the sidecar runs (docs/benchmarks.md, "Sidecar footprint").
+# devDependency with a native binding of the builder's) writes dist/cli/hook-sidecar.mjs and
+# dist/cli/webhook.mjs, plain JavaScript, the one file each of the two roles runs
+# (docs/benchmarks.md, "Sidecar footprint" and "Webhook footprint").
 RUN node node_modules/typescript/bin/tsc -p tsconfig.build.json \
- && node scripts/bundle-sidecar.js \
+ && node scripts/bundle-commands.js \
  && npm prune --omit=dev --ignore-scripts --no-audit --no-fund \
  && test ! -e node_modules/node && test ! -e node_modules/typescript \
  && test -z "$(find node_modules -name '*.node' -print -quit)"

@@ -79,12 +79,15 @@ export async function imageWebhookCommand({ cert, port, metricsPort }) {
 }
 
 /** One start of the webhook as the image starts it, idle, then under the load; its figures. */
-export async function runImageWebhook({ cert, review, say = () => {} }) {
+export async function runImageWebhook({ cert, review, nodeFlags = [], extraEnv = {}, say = () => {} }) {
   const port = await freePort();
   const metricsPort = await freePort();
   const command = await imageWebhookCommand({ cert, port, metricsPort });
+  // Flags to try (BENCH_NODE_FLAGS): after the ENTRYPOINT's own, before bin/.
+  const bin = command.args.findIndex((a) => a.endsWith('kubevirt-vhostuser.js'));
+  command.args.splice(bin, 0, ...nodeFlags);
   const tmp = await mkdtemp(join(tmpdir(), 'kvvu-image-tmp-'));
-  const env = { PATH: process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin', HOME: tmp, TMPDIR: tmp, NODE_OPTIONS: CGROUP_HEAP_FLAG, ...command.env };
+  const env = { PATH: process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin', HOME: tmp, TMPDIR: tmp, NODE_OPTIONS: CGROUP_HEAP_FLAG, ...command.env, ...extraEnv };
   // stdout (one JSON line per admission) goes to /dev/null, as cheap as a log collector can be.
   const child = spawn(process.execPath, command.args, { env, stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
@@ -144,8 +147,9 @@ export async function runImageWebhook({ cert, review, say = () => {} }) {
 
 /** `runs` starts, one after the other; figures of the median run by steady RSS under load, with the range of each. */
 export async function benchWebhookImage({ cert, review, runs = 2, say = () => {} }) {
+  const nodeFlags = (process.env.BENCH_NODE_FLAGS ?? '').split(/\s+/).filter(Boolean);
   const all = [];
-  for (let i = 0; i < runs; i++) all.push(await runImageWebhook({ cert, review, say }));
+  for (let i = 0; i < runs; i++) all.push(await runImageWebhook({ cert, review, nodeFlags, say }));
   const byLoad = [...all].sort((a, b) => a.figures.webhook_image_load_rss_mib - b.figures.webhook_image_load_rss_mib);
   const figures = { ...byLoad[Math.floor((byLoad.length - 1) / 2)].figures, webhook_image_runs: runs };
   for (const name of ['webhook_image_idle_rss_mib', 'webhook_image_idle_anon_mib', 'webhook_image_load_rss_mib', 'webhook_image_load_anon_mib', 'webhook_image_load_peak_rss_mib']) {

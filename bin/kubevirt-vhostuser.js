@@ -1,13 +1,17 @@
 #!/usr/bin/env node
 // Entry point of the `kubevirt-vhostuser` command. The TypeScript sources are compiled to dist/
-// by `npm ci` (the `prepare` script) or `npm run build`, which also bundles `hook-sidecar` into
-// dist/cli/hook-sidecar.mjs (scripts/bundle-sidecar.js): KubeVirt starts that command once per VM
-// in 64M of memory, and one file costs it less to load than the modules. Without the bundle the
-// command runs from the modules, the same code.
+// by `npm ci` (the `prepare` script) or `npm run build`, which also bundles `hook-sidecar` and
+// `webhook` into dist/cli/<command>.mjs (scripts/bundle-commands.js): KubeVirt starts the sidecar
+// once per VM in 64M of memory, the webhook serves every launcher pod, and one file costs either
+// less memory and start-up than the modules. Without its bundle a command runs from the modules,
+// the same code.
 // The Node version is checked before anything else is loaded, in syntax every Node runs: an older
 // Node would fail somewhere inside with a message that does not say the version is the problem.
 import { existsSync } from 'node:fs';
 import { setFlagsFromString } from 'node:v8';
+
+/** Commands with a bundle of their own, dist/cli/<command>.mjs. */
+const BUNDLED = ['hook-sidecar', 'webhook'];
 
 if (Number(process.versions.node.split('.')[0]) < 24) {
   process.stderr.write(
@@ -23,7 +27,8 @@ if (Number(process.versions.node.split('.')[0]) < 24) {
     // shares: its throughput needs them. They only decide what a function tiers up to later.
     setFlagsFromString('--no-opt --no-maglev --no-sparkplug');
   }
-  const bundle = new URL('../dist/cli/hook-sidecar.mjs', import.meta.url);
-  const { main } = await import(argv[0] === 'hook-sidecar' && existsSync(bundle) ? bundle.href : '../dist/cli/main.js');
+  // The long-running commands of the image run from their bundles (scripts/bundle-commands.js).
+  const bundle = BUNDLED.includes(argv[0]) ? new URL(`../dist/cli/${argv[0]}.mjs`, import.meta.url) : undefined;
+  const { main } = await import(bundle !== undefined && existsSync(bundle) ? bundle.href : '../dist/cli/main.js');
   process.exitCode = await main(argv);
 }

@@ -1,0 +1,51 @@
+// Build step after tsc (npm run build): bundles each long-running command of the image into one
+// minified file, dist/cli/<command>.mjs: the CLI entry with that command, its modules and their
+// packages inlined and tree-shaken (rolldown drops the parts of zod nothing calls, which zod's
+// module set-up would otherwise allocate). One file instead of a few hundred modules: less to
+// read, resolve, initialise and keep in the heap (docs/benchmarks.md, "Sidecar footprint" and
+// "Webhook footprint").
+// - hook-sidecar: the process KubeVirt starts per VM, in 64M of memory and 200m of CPU for
+//   dedicated-CPU VMs.
+// - webhook: the Deployment's process. @kubernetes/client-node, loaded only when the webhook
+//   reads the API (not with --offline), and selfsigned (--dev-cert only) stay imports of their
+//   packages, loaded when used.
+// The other commands' lazy imports stay imports of their dist/ modules, which sit beside the
+// bundles. bin/kubevirt-vhostuser.js runs a command from its bundle when it exists.
+// Usage: node scripts/bundle-commands.js [command ...]   (all of them by default)
+import { dirname, join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { build } from 'rolldown';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const entry = join(root, 'dist', 'cli', 'main.js');
+
+/** Per command: the dynamic import of cli/main.js that loads it, and packages left out of its bundle. */
+export const BUNDLES = {
+  'hook-sidecar': { module: '../sidecar/src/cli.js', external: [] },
+  webhook: { module: '../webhook/src/cli.js', external: ['@kubernetes/client-node', 'selfsigned'] },
+};
+
+/** Writes dist/cli/<command>.mjs for `command`. */
+export async function bundle(command) {
+  const { module, external } = BUNDLES[command];
+  await build({
+    input: entry,
+    platform: 'node',
+    logLevel: 'warn',
+    external,
+    plugins: [
+      {
+        name: 'other-commands-stay-modules',
+        resolveDynamicImport: (specifier, importer) => (importer === entry && specifier !== module ? { id: specifier, external: true } : null),
+      },
+    ],
+    output: { file: join(root, 'dist', 'cli', `${command}.mjs`), format: 'esm', minify: true, codeSplitting: false, comments: { legal: false } },
+  });
+}
+
+if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
+  const asked = process.argv.slice(2);
+  const unknown = asked.filter((c) => !(c in BUNDLES));
+  if (unknown.length > 0) throw new Error(`no bundle for ${unknown.join(', ')}; expected some of ${Object.keys(BUNDLES).join(', ')}`);
+  for (const command of asked.length === 0 ? Object.keys(BUNDLES) : asked) await bundle(command);
+}
