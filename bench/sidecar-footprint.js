@@ -14,7 +14,7 @@
 // its few calls per VM. Needs root (cgroups, drop_caches, a mount namespace for the shared
 // dir). Returns figures; asserts nothing.
 import { spawn } from 'node:child_process';
-import { copyFileSync, chmodSync, mkdirSync, readFileSync, rmSync, statfsSync, writeFileSync } from 'node:fs';
+import { copyFileSync, chmodSync, mkdirSync, readdirSync, readFileSync, rmSync, statfsSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { createConnection } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -67,6 +67,17 @@ function procStatus(pid) {
     return { rss: kb('VmRSS'), anon: kb('RssAnon'), file: kb('RssFile'), hwm: kb('VmHWM') };
   } catch {
     return undefined;
+  }
+}
+
+/** CPU time of all the process's threads (the quota counts them all), in ms, from their schedstat (ns). */
+function cpuMs(pid) {
+  try {
+    let ns = 0;
+    for (const t of readdirSync(`/proc/${pid}/task`)) ns += Number(readFileSync(`/proc/${pid}/task/${t}/schedstat`, 'utf8').split(' ')[0]);
+    return ns / 1e6;
+  } catch {
+    return Number.NaN;
   }
 }
 
@@ -124,6 +135,7 @@ function hookClients(socketPath) {
 async function drive(running, socketPath, request, { calls = CALLS, paceMs = 0, giveUpMs = CALLS_GIVE_UP_MS } = {}) {
   const client = hookClients(socketPath);
   const latencies = [];
+  const cpu = [];
   let answered = 0;
   let failed = 0;
   let firstError;
@@ -138,9 +150,11 @@ async function drive(running, socketPath, request, { calls = CALLS, paceMs = 0, 
     for (let i = 0; i < calls && performance.now() < until; i++) {
       if (paceMs > 0) await sleep(paceMs);
       const t = performance.now();
+      const c = cpuMs(running.pid);
       try {
         const res = await client.define(request);
         latencies.push(performance.now() - t);
+        cpu.push(cpuMs(running.pid) - c);
         if (i === 0) {
           const vhost = (res.domainXML.toString('utf8').match(/<interface type=["']vhostuser["']/g) ?? []).length;
           if (vhost !== INTERFACES) throw new Error(`the answer has ${vhost} vhost-user interfaces, not ${INTERFACES}`);
@@ -158,7 +172,7 @@ async function drive(running, socketPath, request, { calls = CALLS, paceMs = 0, 
   }
   const s = procStatus(running.pid);
   if (s !== undefined && s.anon > peakAnon) peakAnon = s.anon;
-  return { answered, failed, firstError, firstMs: latencies[0] ?? Number.NaN, latency: summarize(latencies), peakAnon, after: s };
+  return { answered, failed, firstError, firstMs: latencies[0] ?? Number.NaN, firstCpuMs: cpu[0] ?? Number.NaN, latency: summarize(latencies), cpu: summarize(cpu.filter(Number.isFinite)), peakAnon, after: s };
 }
 
 /** One start in a fresh cgroup: time to listen, idle memory, then the calls (when `request` is given). */
@@ -192,7 +206,7 @@ async function runOnce({ node, args, env, cold, cpu, request, paced, label, say 
     say(
       `  ${label}: listening after ${out.listenMs.toFixed(0)} ms (${out.majorFaultsToListen} major faults), idle RSS ${mib(out.idle.rss)} MiB (anon ${mib(out.idle.anon)})` +
         (out.paced === undefined ? '' : `, paced p99 ${out.paced.latency.p99.toFixed(1)} ms`) +
-        (out.calls === undefined ? '' : `, ${out.calls.answered}/${CALLS} answered, p99 ${out.calls.latency.p99.toFixed(1)} ms, peak anon ${mib(out.calls.peakAnon)} MiB, OOM kills ${out.oomKills}`),
+        (out.calls === undefined ? '' : `, ${out.calls.answered}/${CALLS} answered, p99 ${out.calls.latency.p99.toFixed(1)} ms (CPU per call p50 ${out.calls.cpu.p50.toFixed(1)}, p99 ${out.calls.cpu.p99.toFixed(1)} ms), peak anon ${mib(out.calls.peakAnon)} MiB, OOM kills ${out.oomKills}`),
     );
     return out;
   } finally {
@@ -319,6 +333,9 @@ export async function benchSidecarFootprint({ say, runs = RUNS, cpuStarts = CPU_
       footprint_cpu_listen_ms: Math.round(cpuListenMax),
       footprint_cpu_listen_min_ms: Math.round(cpuListenMin),
       footprint_cpu_first_define_ms: round(worst(cpuRuns, (r) => r.paced?.firstMs), 2),
+      footprint_cpu_first_define_cpu_ms: round(worst(cpuRuns, (r) => r.paced?.firstCpuMs), 2),
+      footprint_define_cpu_p50_ms: round(worst(cpuRuns, (r) => r.calls?.cpu.p50), 2),
+      footprint_define_cpu_p99_ms: round(worst(cpuRuns, (r) => r.calls?.cpu.p99), 2),
       footprint_cpu_paced_p50_ms: round(worst(cpuRuns, (r) => r.paced?.latency.p50), 2),
       footprint_cpu_paced_p99_ms: round(worst(cpuRuns, (r) => r.paced?.latency.p99), 2),
       footprint_cpu_back_to_back_p50_ms: round(worst(cpuRuns, (r) => r.calls?.latency.p50), 2),
