@@ -6,28 +6,40 @@
 // "Webhook footprint").
 // - hook-sidecar: the process KubeVirt starts per VM, in 64M of memory and 200m of CPU for
 //   dedicated-CPU VMs.
-// - webhook: the Deployment's process. @kubernetes/client-node, loaded only when the webhook
-//   reads the API (not with --offline), and selfsigned (--dev-cert only) stay imports of their
-//   packages, loaded when used.
+// - webhook: the Deployment's process. Left out, and loaded from node_modules or dist/ only if
+//   ever called: @kubernetes/client-node (only when the webhook reads the API, not with
+//   --offline), selfsigned (--dev-cert), the packages fastify requires for route schemas and
+//   inject() (ajv, fast-json-stringify, light-my-request: the app declares no schema), and the
+//   `mutate` command's module with the yaml package (`webhook --help` reads its option table).
+//   Their source would otherwise stay in the heap with the rest of the bundle's.
 // The other commands' lazy imports stay imports of their dist/ modules, which sit beside the
 // bundles. bin/kubevirt-vhostuser.js runs a command from its bundle when it exists.
+// Non-ASCII characters are escaped: V8 keeps a script with any of them as two bytes a character.
 // Usage: node scripts/bundle-commands.js [command ...]   (all of them by default)
-import { dirname, join } from 'node:path';
+import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { build } from 'rolldown';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const entry = join(root, 'dist', 'cli', 'main.js');
 
-/** Per command: the dynamic import of cli/main.js that loads it, and packages left out of its bundle. */
+/**
+ * Per command: the dynamic import of cli/main.js that loads it, the packages left out of its
+ * bundle, and the dist/ modules (relative to dist/cli) whose lazy imports stay imports.
+ */
 export const BUNDLES = {
-  'hook-sidecar': { module: '../sidecar/src/cli.js', external: [] },
-  webhook: { module: '../webhook/src/cli.js', external: ['@kubernetes/client-node', 'selfsigned'] },
+  'hook-sidecar': { module: '../sidecar/src/cli.js', external: [], lazyModules: [] },
+  webhook: {
+    module: '../webhook/src/cli.js',
+    external: ['@kubernetes/client-node', 'selfsigned', 'ajv', 'fast-json-stringify', '@fastify/ajv-compiler', 'light-my-request'],
+    lazyModules: ['../webhook/src/mutate-cli.js'],
+  },
 };
 
 /** Writes dist/cli/<command>.mjs for `command`. */
 export async function bundle(command) {
-  const { module, external } = BUNDLES[command];
+  const { module, external, lazyModules } = BUNDLES[command];
+  const cli = dirname(entry);
   await build({
     input: entry,
     platform: 'node',
@@ -36,10 +48,15 @@ export async function bundle(command) {
     plugins: [
       {
         name: 'other-commands-stay-modules',
-        resolveDynamicImport: (specifier, importer) => (importer === entry && specifier !== module ? { id: specifier, external: true } : null),
+        resolveDynamicImport(specifier, importer) {
+          if (importer === entry) return specifier === module ? null : { id: specifier, external: true };
+          // From the bundle, which lies in dist/cli, the import of a module left out.
+          const id = typeof specifier === 'string' && importer !== undefined && specifier.startsWith('.') ? relative(cli, resolve(dirname(importer), specifier)) : undefined;
+          return id !== undefined && lazyModules.includes(id) ? { id, external: true } : null;
+        },
       },
     ],
-    output: { file: join(root, 'dist', 'cli', `${command}.mjs`), format: 'esm', minify: true, codeSplitting: false, comments: { legal: false } },
+    output: { file: join(root, 'dist', 'cli', `${command}.mjs`), format: 'esm', minify: true, charset: 'ascii', codeSplitting: false, comments: { legal: false } },
   });
 }
 

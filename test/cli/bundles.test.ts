@@ -79,10 +79,27 @@ describe.each(COMMANDS)('the built bundle of %s', (command) => {
     const text = readFileSync(file, 'utf8');
     // Static and dynamic imports as the minifier writes them: from"x", import("x"), import(`x`).
     const specifiers = new Set([...text.matchAll(/(?:\bfrom\s*|\bimport\s*\(\s*)["'`]([@\w.:/-]+)["'`]/g)].map((m) => m[1] ?? ''));
-    const { module, external } = (BUNDLES as Record<string, { module: string; external: string[] }>)[command] ?? { module: '', external: [] };
+    const { module, external, lazyModules } = (BUNDLES as Record<string, { module: string; external: string[]; lazyModules: string[] }>)[command] ?? { module: '', external: [], lazyModules: [] };
     const others = ['../converter/src/cli.js', '../converter/src/interfaces-cli.js', '../webhook/src/cli.js', './doctor.js', '../sidecar/src/cli.js'].filter((m) => m !== module);
     expect([...specifiers].filter((s) => s.startsWith('node:')).length).toBeGreaterThan(3);
-    for (const s of specifiers) expect([s.startsWith('node:'), external.includes(s), others.includes(s)], s).toContain(true);
+    for (const s of specifiers) expect([s.startsWith('node:'), external.includes(s), others.includes(s), lazyModules.includes(s)], s).toContain(true);
     expect(specifiers).not.toContain(module);
+    // What the bundle leaves out is there to be loaded when called.
+    for (const m of lazyModules) expect(statSync(join(ROOT, 'dist', 'cli', m), { throwIfNoEntry: false }), m).toBeDefined();
+    for (const p of external) expect(statSync(join(ROOT, 'node_modules', p, 'package.json'), { throwIfNoEntry: false }), p).toBeDefined();
+  });
+
+  it('leaves out only packages of which node_modules holds one copy, the one the bundle resolves', async () => {
+    const { external } = (BUNDLES as Record<string, { external: string[] }>)[command] ?? { external: [] };
+    for (const p of external) {
+      const { stdout } = await new Promise<{ stdout: string }>((resolve, reject) =>
+        execFile('find', [join(ROOT, 'node_modules'), '-path', `*/node_modules/${p}/package.json`], (err, out) => (err ? reject(err) : resolve({ stdout: out }))),
+      );
+      expect(stdout.trim().split('\n'), p).toEqual([join(ROOT, 'node_modules', p, 'package.json')]);
+    }
+  });
+
+  it('is ASCII only: V8 would keep a script with any other character as two bytes each', () => {
+    expect(/[^\x00-\x7f]/.exec(readFileSync(file, 'utf8'))).toBeNull();
   });
 });
