@@ -54,7 +54,11 @@ COPY proto ./proto
 # keeps the hook socket connectable by the compute container either way.
 USER 107:107
 # A 1 MiB semi-space: what node picks in the webhook's 256Mi, and 5 MiB less for the 64M sidecar.
-ENTRYPOINT ["node", "--max-semi-space-size=1", "/app/bin/kubevirt-vhostuser.js"]
+# Optimising compiles on the main thread: done on a helper thread, the memory they took stayed
+# with the process, about 18 MiB of the webhook's under load (docs/benchmarks.md, "Webhook
+# footprint"); the sidecar does not optimise at all. A flag of the command line only, too late
+# for bin/ to set.
+ENTRYPOINT ["node", "--max-semi-space-size=1", "--no-concurrent-recompilation", "/app/bin/kubevirt-vhostuser.js"]
 # KubeVirt starts a binding plugin's sidecarImage with no command or args of its own, so the
 # default must be the sidecar; the webhook Deployment passes `webhook ...` as its args.
 CMD ["hook-sidecar"]

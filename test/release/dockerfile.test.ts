@@ -105,6 +105,13 @@ describe('Dockerfile for docker buildx --platform linux/amd64,linux/arm64', () =
     expect([...include].sort()).toEqual(copied.filter((c) => include.includes(c ?? '')).sort());
   });
 
+  it('starts node with the flags only the command line can set: a 1 MiB semi-space, optimising compiles on the main thread', () => {
+    const [node, ...flags] = JSON.parse(final?.steps.find((i) => i.op === 'ENTRYPOINT')?.args ?? '[]') as string[];
+    expect(node).toBe('node');
+    // bin/ sets each command's other V8 flags; these two would come too late there (docs/benchmarks.md, "Webhook footprint").
+    expect(flags).toEqual(['--max-semi-space-size=1', '--no-concurrent-recompilation', '/app/bin/kubevirt-vhostuser.js']);
+  });
+
   it('is the image the chart runs: its default command is the sidecar, the chart passes `webhook`', () => {
     const values = parse(readFileSync(path.join(chartDir, 'values.yaml'), 'utf8')) as { image: { repository: string } };
     expect(values.image.repository).toBe('ghcr.io/kubevirt-vhostuser/kubevirt-vhostuser');
