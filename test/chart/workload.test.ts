@@ -94,6 +94,11 @@ describe('webhook Deployment', () => {
     expect(podOf(pinned).container['image']).toBe(`ghcr.io/kubevirt-vhostuser/kubevirt-vhostuser@${digest}`);
   });
 
+  it('limits glibc to two malloc arenas, the only environment variable of the webhook (docs/benchmarks.md, "Webhook footprint")', () => {
+    const { container } = podOf(defaults);
+    expect(container['env']).toEqual([{ name: 'MALLOC_ARENA_MAX', value: '2' }]);
+  });
+
   it('passes `webhook` as the first argument to the image entrypoint and sets no command', () => {
     const { container } = podOf(defaults);
     expect(container['command']).toBeUndefined();
