@@ -25,6 +25,7 @@ import { loadSync } from '@grpc/proto-loader';
 import { cgroupVersion, createCgroup, DEFAULT_READ_AHEAD_KB, dropCaches, readAhead } from './lib/cgroup.js';
 import { generateCase, loadBigDomain } from './converter.js';
 import { imageCommand } from './lib/image.js';
+import { procStatus } from './lib/proc.js';
 import { importDist, ROOT } from './lib/setup.js';
 import { MIB, round, summarize } from './lib/stats.js';
 
@@ -58,16 +59,6 @@ function privateNode(dir) {
   copyFileSync(process.execPath, path);
   chmodSync(path, 0o755);
   return path;
-}
-
-function procStatus(pid) {
-  try {
-    const text = readFileSync(`/proc/${pid}/status`, 'utf8');
-    const kb = (k) => Number(new RegExp(`^${k}:\\s+(\\d+) kB`, 'm').exec(text)?.[1] ?? Number.NaN) * 1024;
-    return { rss: kb('VmRSS'), anon: kb('RssAnon'), file: kb('RssFile'), hwm: kb('VmHWM') };
-  } catch {
-    return undefined;
-  }
 }
 
 /** CPU time of all the process's threads (the quota counts them all), in ms, from their schedstat (ns). */

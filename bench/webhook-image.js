@@ -21,6 +21,7 @@ import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { chartWebhookContainer, imageCommand } from './lib/image.js';
 import { runLoad } from './lib/load.js';
+import { procStatus } from './lib/proc.js';
 import { httpsRequest } from './lib/servers.js';
 import { loadReview, makeCertDir } from './lib/setup.js';
 import { median, round } from './lib/stats.js';
@@ -35,17 +36,6 @@ const IDLE_REDUCED_MS = 12_000;
 const START_TIMEOUT_MS = 30_000;
 /** What node 24 derives from the chart's resources.limits.memory (256Mi); see lib/servers.js. */
 export const CGROUP_HEAP_FLAG = '--max-old-space-size=256';
-
-/** VmRSS, RssAnon and VmHWM of a process in bytes, and its CPU time in ms; undefined once gone. */
-function procMemory(pid) {
-  try {
-    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-    const kb = (k) => Number(new RegExp(`^${k}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? Number.NaN) * 1024;
-    return { rss: kb('VmRSS'), anon: kb('RssAnon'), hwm: kb('VmHWM') };
-  } catch {
-    return undefined;
-  }
-}
 
 /** utime + stime of a process in ms (fields 14 and 15 of /proc/<pid>/stat, in clock ticks of 10 ms). */
 function cpuMs(pid) {
@@ -109,21 +99,21 @@ export async function runImageWebhook({ cert, review, nodeFlags = [], extraEnv =
     }
     const readyMs = performance.now() - started;
     await sleep(IDLE_SETTLE_MS);
-    const idle = procMemory(child.pid);
+    const idle = procStatus(child.pid);
     await sleep(IDLE_REDUCED_MS - IDLE_SETTLE_MS);
-    const reduced = procMemory(child.pid);
+    const reduced = procStatus(child.pid);
     const samples = [];
     const sampler = setInterval(() => {
-      const m = procMemory(child.pid);
+      const m = procStatus(child.pid);
       if (m !== undefined) samples.push(m);
     }, SAMPLE_MS);
     const cpuBefore = cpuMs(child.pid);
     const load = await runLoad({ url: `${origin}/mutate`, body: review, connections: CONNECTIONS, amount: REQUESTS });
     const cpuUsed = cpuMs(child.pid) - cpuBefore;
     clearInterval(sampler);
-    const end = procMemory(child.pid);
+    const end = procStatus(child.pid);
     await sleep(IDLE_SETTLE_MS);
-    const after = procMemory(child.pid);
+    const after = procStatus(child.pid);
     const second = samples.slice(Math.floor(samples.length / 2));
     const mib = (v) => round(v / 1048576, 1);
     const figures = {

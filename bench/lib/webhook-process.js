@@ -2,13 +2,15 @@
 // tests that run them: certificate files from a test CA, the heap node picks under the chart's
 // memory limit, its JSON log lines parsed, and its RSS read from /proc.
 import { spawn } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { makeCa, makeServerCert, serviceNames } from '../../test/helpers/certs.ts';
+import { procStatus } from './proc.js';
 import { ROOT } from './setup.js';
+import { MIB } from './stats.js';
 
 /** The chart's resources.limits.memory (charts/kubevirt-vhostuser/values.yaml), in MiB. */
 export const CHART_MEMORY_LIMIT_MIB = 256;
@@ -18,13 +20,8 @@ const SERVICE = serviceNames('kubevirt-vhostuser-webhook', 'kubevirt');
 
 /** VmRSS and VmHWM (the peak since start) of a process, in MiB; undefined once it is gone. */
 export function memoryMiB(pid) {
-  try {
-    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-    const kb = (field) => Number(new RegExp(`${field}:\\s+(\\d+) kB`).exec(status)?.[1] ?? NaN);
-    return { rss: kb('VmRSS') / 1024, peak: kb('VmHWM') / 1024 };
-  } catch {
-    return undefined;
-  }
+  const s = procStatus(pid);
+  return s === undefined ? undefined : { rss: s.rss / MIB, peak: s.hwm / MIB };
 }
 
 /**
