@@ -34,7 +34,7 @@ export const SUBSCRIBED_HOOK_POINTS: readonly { name: HookPointName; priority: n
   { name: HookPointName.Shutdown, priority: 0 },
 ];
 
-/** virt-launcher gives every OnDefineDomain call a one-minute deadline. */
+/** virt-launcher gives every OnDefineDomain call a one-minute deadline (KubeVirt v1.9.0, pkg/hooks/manager.go, onDefineDomainCallback: context.WithTimeout(..., time.Minute)). */
 export const KUBEVIRT_CALL_TIMEOUT_SECONDS = 60;
 /** Kept free before the caller's deadline so that our error, not a timeout, reaches KubeVirt. */
 export const DEADLINE_MARGIN_MS = 2_000;
